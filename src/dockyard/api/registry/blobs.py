@@ -1,0 +1,60 @@
+"""``/v2/<name>/blobs/<digest>``: HEAD, GET (whole or a range) and DELETE."""
+
+from dockyard.api.http import Request
+from dockyard.api.ranges import Unsatisfiable, parse_range
+from dockyard.core.errors import RegistryError
+from dockyard.services.blobs import BlobInfo
+from dockyard.services.registry import Registry
+
+OCTET_STREAM = b"application/octet-stream"
+
+
+async def handle_blob(request: Request, registry: Registry, name: str, digest: str) -> None:
+    if request.method in ("GET", "HEAD"):
+        info = await registry.blobs.stat(name, digest)
+        await _send_blob(request, registry, info)
+    elif request.method == "DELETE":
+        await registry.blobs.delete(name, digest)
+        await request.respond(202, [], b"")
+    else:
+        raise RegistryError("UNSUPPORTED", f"{request.method} is not allowed on blobs")
+
+
+async def _send_blob(request: Request, registry: Registry, info: BlobInfo) -> None:
+    digest = str(info.digest).encode()
+    headers = [(b"docker-content-digest", digest), (b"etag", b'"' + digest + b'"'),
+               (b"accept-ranges", b"bytes"), (b"content-type", OCTET_STREAM),
+               (b"cache-control", b"max-age=31536000")]
+    try:
+        wanted = parse_range(request.header(b"range"), info.size)
+    except Unsatisfiable:
+        raise RegistryError("RANGE_INVALID", f"requested range is outside the blob of "
+                            f"{info.size} bytes", status=416,
+                            headers=[(b"content-range", f"bytes */{info.size}".encode())]) \
+            from None
+    if request.method == "HEAD":
+        await request.respond(200, headers, content_length=info.size)
+    elif wanted is None:
+        await _send_whole(request, registry, info, headers)
+    else:
+        start, length = wanted
+        content_range = f"bytes {start}-{start + length - 1}/{info.size}".encode()
+        await request.start(206, [*headers, (b"content-range", content_range),
+                                  (b"content-length", str(length).encode())])
+        await _stream(request, registry, info, start, length)
+
+
+async def _send_whole(request: Request, registry: Registry, info: BlobInfo,
+                      headers: list[tuple[bytes, bytes]]) -> None:
+    await request.start(200, [*headers, (b"content-length", str(info.size).encode())])
+    if info.local_path and "http.response.pathsend" in request.scope.get("extensions", {}):
+        await request.send({"type": "http.response.pathsend", "path": info.local_path})
+    else:
+        await _stream(request, registry, info, 0, info.size)
+
+
+async def _stream(request: Request, registry: Registry, info: BlobInfo, start: int,
+                  length: int) -> None:
+    async for chunk in registry.blobs.read(info, start, length):
+        await request.send({"type": "http.response.body", "body": chunk, "more_body": True})
+    await request.send({"type": "http.response.body", "body": b""})

@@ -1,0 +1,102 @@
+"""Builds the ASGI application from a configuration; nothing is created at import time."""
+
+import asyncio
+import contextlib
+import logging
+from typing import Any
+
+from dockyard.api.errors import error_body
+from dockyard.api.http import JSON, ClientDisconnected, Headers, Receive, Request, Scope, Send
+from dockyard.api.registry.router import route
+from dockyard.config import Config
+from dockyard.core.errors import RegistryError
+from dockyard.maintenance import purge_uploads_forever
+from dockyard.metadata.store import MetadataStore
+from dockyard.services.registry import Registry
+from dockyard.services.settings import RegistrySettings
+from dockyard.storage.filesystem import FilesystemBlobStore
+
+log = logging.getLogger("dockyard")
+API_VERSION = (b"docker-distribution-api-version", b"registry/2.0")
+
+
+class DockyardApp:
+    """The registry as one ASGI callable: ``/v2/`` API plus the ``/`` liveness answer."""
+
+    def __init__(self, config: Config, migrate: bool = True):
+        self.config = config
+        self.metadata = MetadataStore(config.metadata_url, migrate=migrate)
+        self.store = FilesystemBlobStore(config.root_directory)
+        storage = config.storage
+        self.registry = Registry.build(self.metadata, self.store, RegistrySettings(
+            delete_enabled=storage.delete.enabled,
+            read_only=storage.maintenance.readonly.enabled,
+            max_tags_page=config.tags.maxtags,
+            max_catalog_page=config.catalog.maxentries))
+        self.base_headers: Headers = [API_VERSION] + [
+            (name.lower().encode("latin-1"), value.encode("latin-1"))
+            for name, values in config.http.headers.items() for value in values]
+        self._tasks: list[asyncio.Task[None]] = []
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            await self._http(Request(scope, receive, send, self.base_headers))
+        elif scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+
+    async def _http(self, request: Request) -> None:
+        try:
+            if request.path.startswith("/v2"):
+                await route(request, self.registry)
+            elif request.path == "/":
+                await request.respond(200, [(b"content-type", b"text/plain")], b"")
+            else:
+                raise RegistryError("NAME_UNKNOWN", "not found", status=404)
+        except RegistryError as error:
+            await self._send_error(request, error)
+        except ClientDisconnected:
+            log.info("client went away during %s %s", request.method, request.path)
+        except Exception:
+            log.exception("unexpected error on %s %s", request.method, request.path)
+            await self._send_error(request, RegistryError("UNKNOWN"))
+
+    @staticmethod
+    async def _send_error(request: Request, error: RegistryError) -> None:
+        if request.started:
+            log.warning("error after response start on %s %s: %s", request.method,
+                        request.path, error)
+            return
+        await request.respond(error.status, [(b"content-type", JSON), *error.headers],
+                              error_body(error))
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                self.start_background()
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await self.stop_background()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    def start_background(self) -> None:
+        """Start the upload purger when the configuration asks for it."""
+        purging = self.config.storage.maintenance.uploadpurging
+        if purging.enabled:
+            self._tasks.append(asyncio.create_task(purge_uploads_forever(
+                self.store, purging.age, purging.interval, purging.dryrun)))
+
+    async def stop_background(self) -> None:
+        """Cancel background work and release the database."""
+        for task in self._tasks:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks.clear()
+        self.metadata.close()
+
+
+def build_app(config: Config, migrate: bool = True) -> Any:
+    """The ASGI application for ``config``."""
+    return DockyardApp(config, migrate=migrate)

@@ -1,0 +1,48 @@
+"""Plain records the metadata store hands to services."""
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class ManifestRecord:
+    """One manifest as a repository holds it (the bytes are in the blob store)."""
+
+    digest: str
+    media_type: str
+    size: int
+
+
+@dataclass(frozen=True, slots=True)
+class Referrer:
+    """A manifest whose ``subject`` is some other manifest."""
+
+    digest: str
+    media_type: str
+    size: int
+    artifact_type: str | None
+    annotations: dict[str, str] | None
+
+
+@dataclass(frozen=True, slots=True)
+class NewManifest:
+    """Everything a manifest put records, in one transaction."""
+
+    repository: str
+    digest: str
+    media_type: str
+    size: int
+    artifact_type: str | None
+    subject_digest: str | None
+    annotations: dict[str, str] | None
+    blob_digests: tuple[str, ...]
+    child_digests: tuple[str, ...]
+    tag: str | None
+
+
+class MissingReferences(Exception):
+    """A manifest names blobs or manifests the repository does not hold."""
+
+    def __init__(self, blobs: list[str], manifests: list[str]):
+        self.blobs = blobs
+        self.manifests = manifests
+        super().__init__(f"missing blobs {blobs}, missing manifests {manifests}")

@@ -1,0 +1,227 @@
+"""The metadata store: repositories, blob links, manifests, references and tags.
+
+Calls are synchronous and short; writers are run in a worker thread by the services. Every
+change a client sees as one step (a manifest put with its tag, a digest delete with its tags)
+is one transaction.
+"""
+
+import json
+import time
+
+from sqlalchemy import Connection, Engine, and_, delete, exists, insert, select, update
+
+from dockyard.metadata.engine import create_engines
+from dockyard.metadata.migrate import upgrade_to_head
+from dockyard.metadata.records import ManifestRecord, MissingReferences, NewManifest, Referrer
+from dockyard.metadata.schema import (
+    blobs,
+    manifest_blobs,
+    manifest_children,
+    manifests,
+    repositories,
+    repository_blobs,
+    tags,
+)
+
+
+class MetadataStore:
+    """SQL-backed metadata (SQLite by default) behind plain method calls."""
+
+    def __init__(self, url: str, migrate: bool = True):
+        self._read, self._write = create_engines(url)
+        if migrate:
+            upgrade_to_head(self._write)
+
+    @property
+    def write_engine(self) -> Engine:
+        return self._write
+
+    def close(self) -> None:
+        self._read.dispose()
+        self._write.dispose()
+
+    # Repositories and blob links
+
+    def repository_exists(self, name: str) -> bool:
+        with self._read.connect() as conn:
+            return _repository_id(conn, name) is not None
+
+    def linked_blob_size(self, repository: str, digest: str) -> int | None:
+        """The blob's size if ``repository`` may reach it, else None."""
+        query = (select(blobs.c.size)
+                 .select_from(repositories.join(repository_blobs).join(blobs))
+                 .where(repositories.c.name == repository, repository_blobs.c.digest == digest))
+        with self._read.connect() as conn:
+            return conn.execute(query).scalar()
+
+    def link_blob(self, repository: str, digest: str, size: int) -> None:
+        """Record a stored blob and let ``repository`` reach it."""
+        now = time.time()
+        with self._write.begin() as conn:
+            repository_id = _ensure_repository(conn, repository, now)
+            if conn.execute(select(blobs.c.size).where(blobs.c.digest == digest)).first() is None:
+                conn.execute(insert(blobs).values(digest=digest, size=size, created_at=now))
+            _link(conn, repository_id, digest, now)
+
+    def unlink_blob(self, repository: str, digest: str) -> bool:
+        """Remove ``repository``'s link to a blob; False when there was none."""
+        with self._write.begin() as conn:
+            repository_id = _repository_id(conn, repository)
+            if repository_id is None:
+                return False
+            result = conn.execute(delete(repository_blobs).where(
+                repository_blobs.c.repository_id == repository_id,
+                repository_blobs.c.digest == digest))
+            return result.rowcount > 0
+
+    # Manifests and tags
+
+    def get_manifest(self, repository: str, reference: str, by_digest: bool
+                     ) -> ManifestRecord | None:
+        """The manifest a tag or digest names in ``repository``."""
+        columns = (manifests.c.digest, manifests.c.media_type, manifests.c.size)
+        if by_digest:
+            query = (select(*columns).select_from(repositories.join(manifests))
+                     .where(repositories.c.name == repository, manifests.c.digest == reference))
+        else:
+            query = (select(*columns)
+                     .select_from(repositories.join(tags).join(
+                         manifests, manifests.c.id == tags.c.manifest_id))
+                     .where(repositories.c.name == repository, tags.c.name == reference))
+        with self._read.connect() as conn:
+            row = conn.execute(query).first()
+        return None if row is None else ManifestRecord(row.digest, row.media_type, row.size)
+
+    def put_manifest(self, new: NewManifest) -> None:
+        """Record a manifest, its references and its tag; raise MissingReferences first."""
+        now = time.time()
+        with self._write.begin() as conn:
+            repository_id = _ensure_repository(conn, new.repository, now)
+            _check_references(conn, repository_id, new)
+            manifest_id = _upsert_manifest(conn, repository_id, new, now)
+            if conn.execute(select(blobs.c.digest).where(blobs.c.digest == new.digest)).first() \
+                    is None:
+                conn.execute(insert(blobs).values(digest=new.digest, size=new.size,
+                                                  created_at=now))
+            if new.tag is not None:
+                _set_tag(conn, repository_id, new.tag, manifest_id, now)
+
+    def delete_manifest(self, repository: str, digest: str) -> bool:
+        """Remove a manifest and every tag on it; False when the repository lacks it."""
+        with self._write.begin() as conn:
+            result = conn.execute(delete(manifests).where(
+                manifests.c.digest == digest,
+                manifests.c.repository_id == select(repositories.c.id).where(
+                    repositories.c.name == repository).scalar_subquery()))
+            return result.rowcount > 0
+
+    def delete_tag(self, repository: str, tag: str) -> bool:
+        """Remove one tag, leaving its manifest; False when there was no such tag."""
+        with self._write.begin() as conn:
+            result = conn.execute(delete(tags).where(
+                tags.c.name == tag,
+                tags.c.repository_id == select(repositories.c.id).where(
+                    repositories.c.name == repository).scalar_subquery()))
+            return result.rowcount > 0
+
+    # Listings
+
+    def list_tags(self, repository: str, last: str | None, limit: int) -> list[str] | None:
+        """Up to ``limit`` tags after ``last`` in order; None for an unknown repository."""
+        with self._read.connect() as conn:
+            repository_id = _repository_id(conn, repository)
+            if repository_id is None:
+                return None
+            query = select(tags.c.name).where(tags.c.repository_id == repository_id)
+            if last is not None:
+                query = query.where(tags.c.name > last)
+            query = query.order_by(tags.c.name).limit(limit)
+            return list(conn.execute(query).scalars())
+
+    def list_repositories(self, last: str | None, limit: int) -> list[str]:
+        """Up to ``limit`` repository names after ``last``, in order."""
+        query = select(repositories.c.name)
+        if last is not None:
+            query = query.where(repositories.c.name > last)
+        with self._read.connect() as conn:
+            return list(conn.execute(query.order_by(repositories.c.name).limit(limit)).scalars())
+
+    def referrers(self, repository: str, subject: str) -> list[Referrer]:
+        """Manifests in ``repository`` whose subject is ``subject``, oldest first."""
+        query = (select(manifests.c.digest, manifests.c.media_type, manifests.c.size,
+                        manifests.c.artifact_type, manifests.c.annotations)
+                 .select_from(repositories.join(manifests))
+                 .where(repositories.c.name == repository, manifests.c.subject_digest == subject)
+                 .order_by(manifests.c.created_at, manifests.c.digest))
+        with self._read.connect() as conn:
+            rows = conn.execute(query).all()
+        return [Referrer(r.digest, r.media_type, r.size, r.artifact_type,
+                         json.loads(r.annotations) if r.annotations else None) for r in rows]
+
+
+def _repository_id(conn: Connection, name: str) -> int | None:
+    return conn.execute(select(repositories.c.id).where(repositories.c.name == name)).scalar()
+
+
+def _ensure_repository(conn: Connection, name: str, now: float) -> int:
+    repository_id = _repository_id(conn, name)
+    if repository_id is None:
+        repository_id = conn.execute(
+            insert(repositories).values(name=name, created_at=now)).inserted_primary_key[0]
+    return int(repository_id)
+
+
+def _link(conn: Connection, repository_id: int, digest: str, now: float) -> None:
+    linked = conn.execute(select(exists().where(and_(
+        repository_blobs.c.repository_id == repository_id,
+        repository_blobs.c.digest == digest)))).scalar()
+    if not linked:
+        conn.execute(insert(repository_blobs).values(
+            repository_id=repository_id, digest=digest, created_at=now))
+
+
+def _check_references(conn: Connection, repository_id: int, new: NewManifest) -> None:
+    wanted_blobs = set(new.blob_digests)
+    wanted_children = set(new.child_digests)
+    found_blobs = set(conn.execute(select(repository_blobs.c.digest).where(
+        repository_blobs.c.repository_id == repository_id,
+        repository_blobs.c.digest.in_(wanted_blobs))).scalars()) if wanted_blobs else set()
+    found_children = set(conn.execute(select(manifests.c.digest).where(
+        manifests.c.repository_id == repository_id,
+        manifests.c.digest.in_(wanted_children))).scalars()) if wanted_children else set()
+    missing_blobs = sorted(wanted_blobs - found_blobs)
+    missing_children = sorted(wanted_children - found_children)
+    if missing_blobs or missing_children:
+        raise MissingReferences(missing_blobs, missing_children)
+
+
+def _upsert_manifest(conn: Connection, repository_id: int, new: NewManifest, now: float) -> int:
+    existing = conn.execute(select(manifests.c.id).where(
+        manifests.c.repository_id == repository_id, manifests.c.digest == new.digest)).scalar()
+    if existing is not None:
+        return int(existing)
+    manifest_id = int(conn.execute(insert(manifests).values(
+        repository_id=repository_id, digest=new.digest, media_type=new.media_type,
+        size=new.size, artifact_type=new.artifact_type, subject_digest=new.subject_digest,
+        annotations=json.dumps(new.annotations) if new.annotations else None,
+        created_at=now)).inserted_primary_key[0])
+    if new.blob_digests:
+        conn.execute(insert(manifest_blobs), [
+            {"manifest_id": manifest_id, "digest": d} for d in set(new.blob_digests)])
+    if new.child_digests:
+        conn.execute(insert(manifest_children), [
+            {"manifest_id": manifest_id, "child_digest": d} for d in set(new.child_digests)])
+    return manifest_id
+
+
+def _set_tag(conn: Connection, repository_id: int, tag: str, manifest_id: int,
+             now: float) -> None:
+    moved = conn.execute(update(tags).where(
+        tags.c.repository_id == repository_id, tags.c.name == tag).values(
+        manifest_id=manifest_id, updated_at=now))
+    if moved.rowcount == 0:
+        conn.execute(insert(tags).values(repository_id=repository_id, name=tag,
+                                         manifest_id=manifest_id, updated_at=now))
+
+
+__all__ = ["MetadataStore", "MissingReferences"]

@@ -1,0 +1,166 @@
+"""Manifest push, pull and delete.
+
+A manifest's bytes are stored exactly as pushed, in the blob store under their digest, before
+the metadata transaction that makes them visible; the same transaction checks every blob and
+child manifest it references, so no tag can point at content the repository lacks.
+"""
+
+from collections import OrderedDict
+from dataclasses import dataclass
+
+from dockyard.core import mediatypes
+from dockyard.core.digest import Digest, InvalidDigest
+from dockyard.core.errors import RegistryError
+from dockyard.core.manifest import (
+    MAX_MANIFEST_BYTES,
+    ManifestDigestMismatch,
+    ManifestInvalid,
+    ParsedManifest,
+    check_digest,
+    parse_manifest,
+)
+from dockyard.core.reference import is_valid_tag
+from dockyard.metadata.records import ManifestRecord, MissingReferences, NewManifest
+from dockyard.metadata.store import MetadataStore
+from dockyard.services.settings import RegistrySettings
+from dockyard.services.threads import in_thread
+from dockyard.storage.base import BlobStore
+
+BODY_CACHE_BYTES = 32 * 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class Reference:
+    """A manifest reference from a URL: a tag or a digest."""
+
+    text: str
+    digest: Digest | None
+
+    @classmethod
+    def parse(cls, text: str) -> "Reference":
+        if ":" in text:
+            try:
+                return cls(text, Digest.parse(text))
+            except InvalidDigest as exc:
+                raise RegistryError("DIGEST_INVALID", str(exc)) from None
+        if not is_valid_tag(text):
+            raise RegistryError("TAG_INVALID", f"invalid tag {text[:200]!r}: tags match "
+                                "[A-Za-z0-9_][A-Za-z0-9._-]{0,127}")
+        return cls(text, None)
+
+
+@dataclass(frozen=True, slots=True)
+class PushedManifest:
+    """The answer to a manifest PUT."""
+
+    digest: str
+    subject: str | None
+
+
+class ManifestService:
+    """The push/pull/delete rules for manifests and tags."""
+
+    def __init__(self, metadata: MetadataStore, store: BlobStore, settings: RegistrySettings):
+        self._metadata = metadata
+        self._store = store
+        self._settings = settings
+        self._bodies: OrderedDict[str, bytes] = OrderedDict()
+        self._cached_bytes = 0
+
+    async def put(self, repository: str, reference_text: str, body: bytes,
+                  content_type: str | None) -> PushedManifest:
+        """Validate and store a manifest, tagging it when pushed by tag."""
+        reference = Reference.parse(reference_text)
+        if len(body) > MAX_MANIFEST_BYTES:
+            raise RegistryError("MANIFEST_INVALID", f"manifest is larger than "
+                                f"{MAX_MANIFEST_BYTES} bytes", status=413)
+        parsed = _parse(body, content_type, reference)
+        digest = Digest.parse(parsed.digest)
+        await self._store.put(digest, body)
+        try:
+            await in_thread(self._metadata.put_manifest, _new_manifest(repository, parsed,
+                                                                      reference))
+        except MissingReferences as missing:
+            raise RegistryError("MANIFEST_BLOB_UNKNOWN", _missing_message(missing), detail={
+                "blobs": missing.blobs, "manifests": missing.manifests}) from None
+        self._remember(parsed.digest, body)
+        return PushedManifest(parsed.digest, parsed.subject.digest if parsed.subject else None)
+
+    def find(self, repository: str, reference_text: str, accept: list[str]) -> ManifestRecord:
+        """The manifest a reference names, if the client accepts its type."""
+        reference = Reference.parse(reference_text)
+        record = self._metadata.get_manifest(repository, reference.text,
+                                             by_digest=reference.digest is not None)
+        if record is None:
+            if not self._metadata.repository_exists(repository):
+                raise RegistryError("NAME_UNKNOWN", detail={"name": repository})
+            raise RegistryError("MANIFEST_UNKNOWN", detail={"reference": reference.text})
+        if not mediatypes.accepts(accept, record.media_type):
+            raise RegistryError("MANIFEST_UNKNOWN", f"manifest is {record.media_type}, which "
+                                "the request's Accept header does not include")
+        return record
+
+    async def body(self, record: ManifestRecord) -> bytes:
+        """The stored bytes of a manifest found by :meth:`find`."""
+        cached = self._bodies.get(record.digest)
+        if cached is not None:
+            self._bodies.move_to_end(record.digest)
+            return cached
+        body = await self._store.read_all(Digest.parse(record.digest), MAX_MANIFEST_BYTES)
+        if body is None:
+            raise RegistryError("MANIFEST_UNKNOWN", "manifest bytes are missing from storage")
+        self._remember(record.digest, body)
+        return body
+
+    async def delete(self, repository: str, reference_text: str) -> None:
+        """Delete by digest (the manifest and its tags) or by tag (that tag only)."""
+        if not self._settings.delete_enabled:
+            raise RegistryError("UNSUPPORTED", "deletes are disabled (storage.delete.enabled)")
+        reference = Reference.parse(reference_text)
+        if reference.digest is not None:
+            deleted = await in_thread(self._metadata.delete_manifest, repository, reference.text)
+        else:
+            deleted = await in_thread(self._metadata.delete_tag, repository, reference.text)
+        if not deleted:
+            raise RegistryError("MANIFEST_UNKNOWN", detail={"reference": reference.text})
+
+    def _remember(self, digest: str, body: bytes) -> None:
+        if digest in self._bodies or len(body) > BODY_CACHE_BYTES // 16:
+            return
+        self._bodies[digest] = body
+        self._cached_bytes += len(body)
+        while self._cached_bytes > BODY_CACHE_BYTES:
+            _, dropped = self._bodies.popitem(last=False)
+            self._cached_bytes -= len(dropped)
+
+
+def _parse(body: bytes, content_type: str | None, reference: Reference) -> ParsedManifest:
+    try:
+        parsed = parse_manifest(body, content_type)
+        if reference.digest is not None:
+            check_digest(parsed, body, reference.digest)
+    except ManifestInvalid as exc:
+        raise RegistryError("MANIFEST_INVALID", str(exc)) from None
+    except ManifestDigestMismatch as exc:
+        raise RegistryError("DIGEST_INVALID", str(exc)) from None
+    return parsed
+
+
+def _new_manifest(repository: str, parsed: ParsedManifest, reference: Reference) -> NewManifest:
+    return NewManifest(
+        repository=repository, digest=parsed.digest, media_type=parsed.media_type,
+        size=parsed.size, artifact_type=parsed.artifact_type,
+        subject_digest=parsed.subject.digest if parsed.subject else None,
+        annotations=parsed.annotations,
+        blob_digests=tuple(d.digest for d in parsed.blobs),
+        child_digests=tuple(d.digest for d in parsed.children),
+        tag=None if reference.digest is not None else reference.text)
+
+
+def _missing_message(missing: MissingReferences) -> str:
+    parts = []
+    if missing.blobs:
+        parts.append(f"blobs not in this repository: {', '.join(missing.blobs[:5])}")
+    if missing.manifests:
+        parts.append(f"manifests not in this repository: {', '.join(missing.manifests[:5])}")
+    return "; ".join(parts)

@@ -1,0 +1,13 @@
+"""The registry rules a service needs from the configuration, decoupled from its schema."""
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class RegistrySettings:
+    """Switches and limits of the push/pull/delete rules."""
+
+    delete_enabled: bool = False
+    read_only: bool = False
+    max_tags_page: int = 1000
+    max_catalog_page: int = 1000

@@ -1,0 +1,210 @@
+"""Blob store on a local filesystem, in Distribution's layout.
+
+Appends happen inline (a write into the page cache is short), while everything that can block
+for long (fsync, rename over or unlink of a large file, directory walks) runs in a worker
+thread: freeing a 1 GiB file's page cache inside ``unlink`` takes 50-400 ms, which would stall
+every request on the event loop.
+"""
+
+import asyncio
+import os
+import shutil
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+from dockyard.core.digest import Digest
+from dockyard.storage.layout import Layout
+
+READ_CHUNK = 1024 * 1024
+
+
+class FileUploadWriter:
+    """Appends to an upload's data file with plain ``os.write`` calls."""
+
+    def __init__(self, path: Path):
+        self._fd = os.open(path, os.O_WRONLY | os.O_APPEND)
+
+    def write(self, data: bytes) -> None:
+        view = memoryview(data)
+        while view:
+            written = os.write(self._fd, view)
+            view = view[written:]
+
+    def truncate(self, size: int) -> None:
+        os.ftruncate(self._fd, size)
+
+    def close(self) -> None:
+        os.close(self._fd)
+
+
+class FilesystemBlobStore:
+    """The :class:`~dockyard.storage.base.BlobStore` for a directory tree."""
+
+    def __init__(self, root: Path):
+        self.layout = Layout(root)
+        self.layout.blobs.mkdir(parents=True, exist_ok=True)
+        self.layout.repositories.mkdir(parents=True, exist_ok=True)
+
+    def local_path(self, digest: Digest) -> str | None:
+        return str(self.layout.blob_data(digest))
+
+    async def stat(self, digest: Digest) -> int | None:
+        try:
+            return os.stat(self.layout.blob_data(digest)).st_size
+        except FileNotFoundError:
+            return None
+
+    async def read(self, digest: Digest, start: int, length: int) -> AsyncIterator[bytes]:
+        fd = await asyncio.to_thread(os.open, self.layout.blob_data(digest), os.O_RDONLY)
+        try:
+            offset, end = start, start + length
+            while offset < end:
+                size = min(READ_CHUNK, end - offset)
+                chunk = await asyncio.to_thread(os.pread, fd, size, offset)
+                if not chunk:
+                    raise OSError(f"blob {digest} ended at {offset}, expected {end} bytes")
+                offset += len(chunk)
+                yield chunk
+        finally:
+            os.close(fd)
+
+    async def read_all(self, digest: Digest, limit: int) -> bytes | None:
+        return await asyncio.to_thread(self._read_all, digest, limit)
+
+    def _read_all(self, digest: Digest, limit: int) -> bytes | None:
+        try:
+            with open(self.layout.blob_data(digest), "rb") as handle:
+                data = handle.read(limit + 1)
+        except FileNotFoundError:
+            return None
+        if len(data) > limit:
+            raise ValueError(f"blob {digest} is larger than {limit} bytes")
+        return data
+
+    async def put(self, digest: Digest, data: bytes) -> None:
+        await asyncio.to_thread(self._put, digest, data)
+
+    def _put(self, digest: Digest, data: bytes) -> None:
+        target = self.layout.blob_data(digest)
+        if target.exists():
+            return
+        target.parent.mkdir(parents=True, exist_ok=True)
+        temporary = target.with_name(f"data.tmp-{uuid.uuid4().hex}")
+        with open(temporary, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, target)
+        _fsync_directory(target.parent)
+
+    async def delete(self, digest: Digest) -> bool:
+        return await asyncio.to_thread(self._delete_tree, self.layout.blob_dir(digest))
+
+    async def create_upload(self, repository: str, upload_id: str) -> None:
+        await asyncio.to_thread(self._create_upload, repository, upload_id)
+
+    def _create_upload(self, repository: str, upload_id: str) -> None:
+        directory = self.layout.upload_dir(repository, upload_id)
+        directory.mkdir(parents=True)
+        self.layout.upload_data(repository, upload_id).touch()
+        started = datetime.now(UTC).isoformat().replace("+00:00", "Z")
+        self.layout.upload_started_at(repository, upload_id).write_text(started)
+
+    async def upload_size(self, repository: str, upload_id: str) -> int | None:
+        try:
+            return os.stat(self.layout.upload_data(repository, upload_id)).st_size
+        except FileNotFoundError:
+            return None
+
+    def open_upload(self, repository: str, upload_id: str) -> FileUploadWriter:
+        return FileUploadWriter(self.layout.upload_data(repository, upload_id))
+
+    async def iter_upload(self, repository: str, upload_id: str) -> AsyncIterator[bytes]:
+        handle = await asyncio.to_thread(open, self.layout.upload_data(repository, upload_id), "rb")
+        try:
+            while chunk := await asyncio.to_thread(handle.read, READ_CHUNK):
+                yield chunk
+        finally:
+            handle.close()
+
+    async def commit_upload(self, repository: str, upload_id: str, digest: Digest) -> None:
+        await asyncio.to_thread(self._commit_upload, repository, upload_id, digest)
+
+    def _commit_upload(self, repository: str, upload_id: str, digest: Digest) -> None:
+        source = self.layout.upload_data(repository, upload_id)
+        target = self.layout.blob_data(digest)
+        with open(source, "rb+") as handle:
+            os.fsync(handle.fileno())
+        if target.exists():
+            source.unlink()  # Same digest, same verified bytes: the stored copy stands.
+        else:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(source, target)
+            _fsync_directory(target.parent)
+        shutil.rmtree(self.layout.upload_dir(repository, upload_id), ignore_errors=True)
+
+    async def delete_upload(self, repository: str, upload_id: str) -> bool:
+        return await asyncio.to_thread(
+            self._delete_tree, self.layout.upload_dir(repository, upload_id))
+
+    async def purge_uploads(self, started_before: datetime, dry_run: bool = False) -> list[str]:
+        return await asyncio.to_thread(self._purge_uploads, started_before, dry_run)
+
+    def _purge_uploads(self, started_before: datetime, dry_run: bool) -> list[str]:
+        purged = []
+        for uploads_dir in _find_upload_dirs(self.layout.repositories):
+            for session in uploads_dir.iterdir():
+                started = _read_started_at(session / "startedat") or _mtime(session)
+                if started >= started_before:
+                    continue
+                purged.append(f"{uploads_dir.parent.relative_to(self.layout.repositories)}"
+                              f"/{session.name}")
+                if not dry_run:
+                    shutil.rmtree(session, ignore_errors=True)
+        return purged
+
+    @staticmethod
+    def _delete_tree(path: Path) -> bool:
+        if not path.exists():
+            return False
+        shutil.rmtree(path, ignore_errors=True)
+        return True
+
+
+def _find_upload_dirs(repositories: Path) -> list[Path]:
+    """Every ``_uploads`` directory; repository names never contain ``_uploads``."""
+    found = []
+    for directory, subdirs, _files in os.walk(repositories):
+        if "_uploads" in subdirs:
+            found.append(Path(directory) / "_uploads")
+            subdirs.remove("_uploads")
+    return found
+
+
+def _read_started_at(path: Path) -> datetime | None:
+    """The session's start time; None (purge it) when missing or unreadable."""
+    try:
+        text = path.read_text().strip().replace("Z", "+00:00")
+        started = datetime.fromisoformat(text)
+    except (OSError, ValueError):
+        return None
+    return started if started.tzinfo else started.replace(tzinfo=UTC)
+
+
+def _mtime(path: Path) -> datetime:
+    """When a session without a readable ``startedat`` was last touched."""
+    try:
+        return datetime.fromtimestamp(path.stat().st_mtime, UTC)
+    except OSError:
+        return datetime.fromtimestamp(0, UTC)
+
+
+def _fsync_directory(path: Path) -> None:
+    """Make a rename durable: the directory entry must reach the disk too."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

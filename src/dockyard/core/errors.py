@@ -7,7 +7,6 @@ the code's usual one (413 for an oversized manifest, 416 with the upload's ``Ran
 
 from typing import Any
 
-
 STATUS_BY_CODE = {
     "BLOB_UNKNOWN": 404,
     "BLOB_UPLOAD_INVALID": 400,

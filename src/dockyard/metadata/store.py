@@ -7,8 +7,19 @@ is one transaction.
 
 import json
 import time
+from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, delete, exists, insert, select, update
+from sqlalchemy import (
+    Connection,
+    CursorResult,
+    Engine,
+    and_,
+    delete,
+    exists,
+    insert,
+    select,
+    update,
+)
 
 from dockyard.metadata.engine import create_engines
 from dockyard.metadata.migrate import upgrade_to_head
@@ -166,9 +177,15 @@ def _repository_id(conn: Connection, name: str) -> int | None:
 def _ensure_repository(conn: Connection, name: str, now: float) -> int:
     repository_id = _repository_id(conn, name)
     if repository_id is None:
-        repository_id = conn.execute(
-            insert(repositories).values(name=name, created_at=now)).inserted_primary_key[0]
+        repository_id = _inserted_id(conn.execute(
+            insert(repositories).values(name=name, created_at=now)))
     return int(repository_id)
+
+
+def _inserted_id(result: CursorResult[Any]) -> int:
+    key = result.inserted_primary_key
+    assert key is not None
+    return int(key[0])
 
 
 def _link(conn: Connection, repository_id: int, digest: str, now: float) -> None:
@@ -200,11 +217,11 @@ def _upsert_manifest(conn: Connection, repository_id: int, new: NewManifest, now
         manifests.c.repository_id == repository_id, manifests.c.digest == new.digest)).scalar()
     if existing is not None:
         return int(existing)
-    manifest_id = int(conn.execute(insert(manifests).values(
+    manifest_id = _inserted_id(conn.execute(insert(manifests).values(
         repository_id=repository_id, digest=new.digest, media_type=new.media_type,
         size=new.size, artifact_type=new.artifact_type, subject_digest=new.subject_digest,
         annotations=json.dumps(new.annotations) if new.annotations else None,
-        created_at=now)).inserted_primary_key[0])
+        created_at=now)))
     if new.blob_digests:
         conn.execute(insert(manifest_blobs), [
             {"manifest_id": manifest_id, "digest": d} for d in set(new.blob_digests)])

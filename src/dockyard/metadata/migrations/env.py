@@ -1,4 +1,4 @@
-"""Alembic environment: always run with a connection handed in by :mod:`dockyard.metadata.migrate`."""
+"""Alembic environment, always run on a connection from :mod:`dockyard.metadata.migrate`."""
 
 from alembic import context
 

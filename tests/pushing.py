@@ -74,3 +74,15 @@ def push_image(client: httpx.Client, repo: str, tag: str = "latest", **extra: An
 
 def error_codes(response: httpx.Response) -> list[str]:
     return [e["code"] for e in response.json()["errors"]]
+
+
+def assert_error(response: httpx.Response, status: int, code: str) -> None:
+    """The response is the spec's error envelope with exactly ``code`` and ``status``."""
+    assert response.status_code == status, response.text
+    assert response.headers["docker-distribution-api-version"] == "registry/2.0"
+    assert response.headers["content-type"].startswith("application/json")
+    errors = response.json()["errors"]
+    assert [e["code"] for e in errors] == [code], errors
+    for entry in errors:
+        assert set(entry) == {"code", "message", "detail"}, entry
+        assert isinstance(entry["message"], str) and entry["message"]

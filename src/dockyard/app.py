@@ -56,6 +56,8 @@ class DockyardApp:
             await self._send_error(request, error)
         except ClientDisconnected:
             log.info("client went away during %s %s", request.method, request.path)
+            await self._send_error(request, RegistryError(
+                "SIZE_INVALID", "the request body ended before its declared length"))
         except Exception:
             log.exception("unexpected error on %s %s", request.method, request.path)
             await self._send_error(request, RegistryError("UNKNOWN"))
@@ -66,8 +68,14 @@ class DockyardApp:
             log.warning("error after response start on %s %s: %s", request.method,
                         request.path, error)
             return
-        await request.respond(error.status, [(b"content-type", JSON), *error.headers],
-                              error_body(error))
+        headers = [(b"content-type", JSON), *error.headers]
+        if request.has_unread_body():
+            # The rest of the body is still on the wire: the connection cannot be reused.
+            headers.append((b"connection", b"close"))
+        try:
+            await request.respond(error.status, headers, error_body(error))
+        except Exception:  # The client is gone; there is nobody left to tell.
+            log.debug("could not send %s to %s %s", error.code, request.method, request.path)
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:

@@ -19,26 +19,16 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-try:
-    from tests.pushing import (
-        ACCEPT_ALL,
-        OCI_MANIFEST,
-        digest_of,
-        image_manifest,
-        push_blob,
-        push_image,
-        unique_repo,
-    )
-except ImportError:  # tests/ is not a package
-    from pushing import (
-        ACCEPT_ALL,
-        OCI_MANIFEST,
-        digest_of,
-        image_manifest,
-        push_blob,
-        push_image,
-        unique_repo,
-    )
+from tests.pushing import (
+    ACCEPT_ALL,
+    OCI_MANIFEST,
+    assert_error,
+    digest_of,
+    image_manifest,
+    push_blob,
+    push_image,
+    unique_repo,
+)
 
 API_VERSION = "registry/2.0"
 KNOWN_CODES = {"BLOB_UNKNOWN", "BLOB_UPLOAD_INVALID", "BLOB_UPLOAD_UNKNOWN", "DIGEST_INVALID",
@@ -118,12 +108,6 @@ def assert_raw_error(response: RawResponse, allowed: set[tuple[int, str]]) -> No
         response.status, response.body[:300])
 
 
-def assert_error(response: httpx.Response, status: int, code: str) -> None:
-    assert response.status_code == status, response.text
-    assert response.headers["docker-distribution-api-version"] == API_VERSION
-    errors = response.json()["errors"]
-    assert [e["code"] for e in errors] == [code], errors
-    assert all(set(e) == {"code", "message", "detail"} for e in errors), errors
 
 
 # Storage invariants

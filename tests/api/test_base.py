@@ -3,10 +3,7 @@
 import httpx
 import pytest
 
-try:
-    from tests.pushing import ACCEPT_ALL, digest_of, push_blob, push_image, unique_repo
-except ImportError:  # tests/ is not a package
-    from pushing import ACCEPT_ALL, digest_of, push_blob, push_image, unique_repo
+from tests.pushing import ACCEPT_ALL, assert_error, digest_of, push_blob, push_image, unique_repo
 
 API_VERSION = "registry/2.0"
 
@@ -18,14 +15,6 @@ def assert_common_headers(response: httpx.Response) -> None:
         (response.request.method, response.request.url, dict(response.headers))
 
 
-def assert_error(response: httpx.Response, status: int, code: str) -> None:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("application/json")
-    errors = response.json()["errors"]
-    assert [e["code"] for e in errors] == [code], errors
-    for entry in errors:
-        assert set(entry) == {"code", "message", "detail"}, entry
-        assert isinstance(entry["message"], str) and entry["message"]
 
 
 def test_base_answers_200_with_empty_object(server):

@@ -3,24 +3,13 @@
 import hashlib
 import os
 
-import httpx
 import pytest
 
-try:
-    from tests.pushing import digest_of, push_blob, push_image, unique_repo
-except ImportError:  # tests/ is not a package
-    from pushing import digest_of, push_blob, push_image, unique_repo
+from tests.pushing import assert_error, digest_of, push_blob, push_image, unique_repo
 
 API_VERSION = "registry/2.0"
 
 
-def assert_error(response: httpx.Response, status: int, code: str) -> None:
-    assert response.status_code == status, response.text
-    assert response.headers["docker-distribution-api-version"] == API_VERSION
-    assert response.headers["content-type"].startswith("application/json")
-    errors = response.json()["errors"]
-    assert [e["code"] for e in errors] == [code], errors
-    assert all(set(e) == {"code", "message", "detail"} for e in errors), errors
 
 
 @pytest.fixture

@@ -10,32 +10,19 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
-try:
-    from tests.pushing import (
-        OCI_CONFIG,
-        OCI_INDEX,
-        OCI_MANIFEST,
-        descriptor,
-        digest_of,
-        image_manifest,
-        push_blob,
-        push_image,
-        put_manifest,
-        unique_repo,
-    )
-except ImportError:  # tests/ is not a package
-    from pushing import (
-        OCI_CONFIG,
-        OCI_INDEX,
-        OCI_MANIFEST,
-        descriptor,
-        digest_of,
-        image_manifest,
-        push_blob,
-        push_image,
-        put_manifest,
-        unique_repo,
-    )
+from tests.pushing import (
+    OCI_CONFIG,
+    OCI_INDEX,
+    OCI_MANIFEST,
+    assert_error,
+    descriptor,
+    digest_of,
+    image_manifest,
+    push_blob,
+    push_image,
+    put_manifest,
+    unique_repo,
+)
 
 API_VERSION = "registry/2.0"
 OCI_EMPTY = "application/vnd.oci.empty.v1+json"
@@ -44,13 +31,6 @@ SIGNATURE = "application/vnd.example.signature.v1"
 LINK_RE = re.compile(r'<([^>]+)>; rel="next"')
 
 
-def assert_error(response: httpx.Response, status: int, code: str) -> None:
-    assert response.status_code == status, response.text
-    assert response.headers["docker-distribution-api-version"] == API_VERSION
-    assert response.headers["content-type"].startswith("application/json")
-    errors = response.json()["errors"]
-    assert [e["code"] for e in errors] == [code], errors
-    assert all(set(e) == {"code", "message", "detail"} for e in errors), errors
 
 
 def push_tags(client: httpx.Client, repo: str, tags: list[str]) -> str:
@@ -493,3 +473,9 @@ def test_fallback_tag_is_an_ordinary_tag(server):
     assert fetched.status_code == 200
     assert fetched.content == index
     assert fetched.headers["content-type"] == OCI_INDEX
+
+
+def test_referrers_of_an_unknown_repository_is_an_empty_index(server):
+    # The spec: a registry that supports the referrers API never answers it with 404.
+    manifests = assert_index(referrers(server.client, unique_repo(), digest_of(b"nothing")))
+    assert manifests == []

@@ -10,40 +10,23 @@ from typing import Any
 import httpx
 import pytest
 
-try:
-    from tests.pushing import (
-        ACCEPT_ALL,
-        DOCKER_LIST,
-        DOCKER_MANIFEST,
-        OCI_CONFIG,
-        OCI_INDEX,
-        OCI_LAYER,
-        OCI_MANIFEST,
-        descriptor,
-        digest_of,
-        image_manifest,
-        push_blob,
-        push_image,
-        put_manifest,
-        unique_repo,
-    )
-except ImportError:  # tests/ is not a package
-    from pushing import (
-        ACCEPT_ALL,
-        DOCKER_LIST,
-        DOCKER_MANIFEST,
-        OCI_CONFIG,
-        OCI_INDEX,
-        OCI_LAYER,
-        OCI_MANIFEST,
-        descriptor,
-        digest_of,
-        image_manifest,
-        push_blob,
-        push_image,
-        put_manifest,
-        unique_repo,
-    )
+from tests.pushing import (
+    ACCEPT_ALL,
+    DOCKER_LIST,
+    DOCKER_MANIFEST,
+    OCI_CONFIG,
+    OCI_INDEX,
+    OCI_LAYER,
+    OCI_MANIFEST,
+    assert_error,
+    descriptor,
+    digest_of,
+    image_manifest,
+    push_blob,
+    push_image,
+    put_manifest,
+    unique_repo,
+)
 
 API_VERSION = "registry/2.0"
 OCI_EMPTY = "application/vnd.oci.empty.v1+json"
@@ -52,13 +35,6 @@ SCHEMA1_SIGNED = "application/vnd.docker.distribution.manifest.v1+prettyjws"
 MiB = 1024 * 1024
 
 
-def assert_error(response: httpx.Response, status: int, code: str) -> None:
-    assert response.status_code == status, response.text
-    assert response.headers["docker-distribution-api-version"] == API_VERSION
-    assert response.headers["content-type"].startswith("application/json")
-    errors = response.json()["errors"]
-    assert [e["code"] for e in errors] == [code], errors
-    assert all(set(e) == {"code", "message", "detail"} for e in errors), errors
 
 
 def get(client: httpx.Client, repo: str, reference: str, accept: str = ACCEPT_ALL,
@@ -743,3 +719,24 @@ def test_concurrent_pushes_of_one_tag(server):
     assert tags_of(client, repo) == ["shared"]
     for body in bodies:
         assert get(client, repo, digest_of(body)).content == body
+
+
+def test_descriptor_size_must_match_the_stored_blob(server):
+    client = server.client
+    repo = unique_repo()
+    document = json.loads(image_manifest(client, repo))
+    document["layers"][0]["size"] += 1
+    response = put_manifest(client, repo, "v1", json.dumps(document).encode())
+    assert_error(response, 400, "MANIFEST_INVALID")
+    assert document["layers"][0]["digest"] in response.json()["errors"][0]["message"]
+    assert client.get(f"/v2/{repo}/manifests/v1", headers={"accept": ACCEPT_ALL}
+                      ).status_code == 404
+
+
+def test_schema_version_must_be_the_integer_2(server):
+    client = server.client
+    repo = unique_repo()
+    document = json.loads(image_manifest(client, repo))
+    body = json.dumps(document).replace('"schemaVersion": 2', '"schemaVersion": 2.0').encode()
+    assert b"2.0" in body
+    assert_error(put_manifest(client, repo, "v1", body), 400, "MANIFEST_INVALID")

@@ -10,23 +10,13 @@ from pathlib import Path
 import httpx
 import pytest
 
-try:
-    from tests.pushing import digest_of, push_blob, unique_repo
-except ImportError:  # tests/ is not a package
-    from pushing import digest_of, push_blob, unique_repo
+from tests.pushing import assert_error, digest_of, push_blob, unique_repo
 
 API_VERSION = "registry/2.0"
 EMPTY_DIGEST = "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 UUID_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
-def assert_error(response: httpx.Response, status: int, code: str) -> None:
-    assert response.status_code == status, response.text
-    assert response.headers["docker-distribution-api-version"] == API_VERSION
-    assert response.headers["content-type"].startswith("application/json")
-    errors = response.json()["errors"]
-    assert [e["code"] for e in errors] == [code], errors
-    assert all(set(e) == {"code", "message", "detail"} for e in errors), errors
 
 
 def blob_file(root: Path, digest: str) -> Path:
@@ -587,3 +577,24 @@ def test_concurrent_monolithic_uploads_into_many_repositories(server):
     assert results == [201] * 8
     for repo in repos:
         assert server.client.get(f"/v2/{repo}/blobs/{digest}").content == data
+
+
+def test_content_range_with_a_total_is_accepted(server):
+    client = server.client
+    repo = unique_repo()
+    data = b"0123456789"
+    location = start(client, repo)
+    response = client.patch(location, content=data[:4], headers={"content-range": "bytes 0-3/10"})
+    assert response.status_code == 202, response.text
+    assert response.headers["range"] == "0-3"
+    response = client.patch(location, content=data[4:], headers={"content-range": "4-9/*"})
+    assert response.headers["range"] == "0-9"
+    assert client.put(location, params={"digest": digest_of(data)}).status_code == 201
+
+
+def test_malformed_content_range_is_refused_and_the_session_survives(server):
+    client = server.client
+    location = start(client, unique_repo())
+    response = client.patch(location, content=b"abc", headers={"content-range": "zero-two"})
+    assert_error(response, 400, "BLOB_UPLOAD_INVALID")
+    assert client.get(location).headers["range"] == "0-0"

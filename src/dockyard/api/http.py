@@ -29,7 +29,7 @@ class Request:
     """One HTTP request: its scope, body stream and a way to answer."""
 
     __slots__ = ("scope", "receive", "send", "base_headers", "method", "path", "started",
-                 "_query")
+                 "body_ended", "_query")
 
     def __init__(self, scope: Scope, receive: Receive, send: Send, base_headers: Headers):
         self.scope = scope
@@ -39,6 +39,7 @@ class Request:
         self.method: str = scope["method"]
         self.path: str = scope["path"]
         self.started = False
+        self.body_ended = False
         self._query: dict[str, list[str]] | None = None
 
     def header(self, name: bytes) -> str | None:
@@ -79,7 +80,17 @@ class Request:
             if chunk:
                 yield chunk
             if not message.get("more_body", False):
+                self.body_ended = True
                 return
+
+    def has_unread_body(self) -> bool:
+        """Whether the client sent (or is sending) a body nobody has read to its end."""
+        if self.body_ended:
+            return False
+        if self.header(b"transfer-encoding") is not None:
+            return True
+        length = self.header(b"content-length")
+        return length is not None and length.strip() not in ("", "0")
 
     async def read_body(self, limit: int) -> bytes:
         """The whole body when it is at most ``limit`` bytes (manifests), else a 413."""

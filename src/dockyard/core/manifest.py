@@ -103,7 +103,8 @@ def _media_type(document: dict[str, Any], content_type: str | None) -> str:
         raise ManifestInvalid("Docker schema1 manifests are not supported; push schema2 or OCI")
     if media_type not in mt.MANIFEST_TYPES:
         raise ManifestInvalid(f"unsupported manifest media type {media_type!r}")
-    if document.get("schemaVersion") != 2:
+    version = document.get("schemaVersion")
+    if type(version) is not int or version != 2:
         raise ManifestInvalid("schemaVersion must be 2")
     return media_type
 

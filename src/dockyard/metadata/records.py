@@ -37,6 +37,15 @@ class NewManifest:
     blob_digests: tuple[str, ...]
     child_digests: tuple[str, ...]
     tag: str | None
+    declared_sizes: tuple[tuple[str, int], ...] = ()
+
+
+class SizeMismatch(Exception):
+    """A manifest declares a size for a blob that differs from the stored blob's."""
+
+    def __init__(self, digest: str, declared: int, stored: int):
+        self.digest, self.declared, self.stored = digest, declared, stored
+        super().__init__(f"{digest} is {stored} bytes, the manifest says {declared}")
 
 
 class MissingReferences(Exception):

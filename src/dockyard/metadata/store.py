@@ -23,7 +23,13 @@ from sqlalchemy import (
 
 from dockyard.metadata.engine import create_engines
 from dockyard.metadata.migrate import upgrade_to_head
-from dockyard.metadata.records import ManifestRecord, MissingReferences, NewManifest, Referrer
+from dockyard.metadata.records import (
+    ManifestRecord,
+    MissingReferences,
+    NewManifest,
+    Referrer,
+    SizeMismatch,
+)
 from dockyard.metadata.schema import (
     blobs,
     manifest_blobs,
@@ -200,9 +206,14 @@ def _link(conn: Connection, repository_id: int, digest: str, now: float) -> None
 def _check_references(conn: Connection, repository_id: int, new: NewManifest) -> None:
     wanted_blobs = set(new.blob_digests)
     wanted_children = set(new.child_digests)
-    found_blobs = set(conn.execute(select(repository_blobs.c.digest).where(
-        repository_blobs.c.repository_id == repository_id,
-        repository_blobs.c.digest.in_(wanted_blobs))).scalars()) if wanted_blobs else set()
+    sizes: dict[str, int] = {}
+    if wanted_blobs:
+        query = (select(repository_blobs.c.digest, blobs.c.size)
+                 .select_from(repository_blobs.join(blobs))
+                 .where(repository_blobs.c.repository_id == repository_id,
+                        repository_blobs.c.digest.in_(wanted_blobs)))
+        sizes = {row.digest: row.size for row in conn.execute(query)}
+    found_blobs = set(sizes)
     found_children = set(conn.execute(select(manifests.c.digest).where(
         manifests.c.repository_id == repository_id,
         manifests.c.digest.in_(wanted_children))).scalars()) if wanted_children else set()
@@ -210,6 +221,9 @@ def _check_references(conn: Connection, repository_id: int, new: NewManifest) ->
     missing_children = sorted(wanted_children - found_children)
     if missing_blobs or missing_children:
         raise MissingReferences(missing_blobs, missing_children)
+    for digest, declared in new.declared_sizes:
+        if digest in sizes and sizes[digest] != declared:
+            raise SizeMismatch(digest, declared, sizes[digest])
 
 
 def _upsert_manifest(conn: Connection, repository_id: int, new: NewManifest, now: float) -> int:

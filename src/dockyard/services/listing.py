@@ -60,10 +60,8 @@ class ListingService:
     def referrers(self, repository: str, subject: str, artifact_type: str | None
                   ) -> ReferrersIndex:
         """The image index of manifests whose subject is ``subject``."""
-        digest = parse_digest(subject)
-        if not self._metadata.repository_exists(repository):
-            raise RegistryError("NAME_UNKNOWN", detail={"name": repository})
-        descriptors = []
+        digest = parse_digest(subject)  # An unknown repository has no referrers: the spec
+        descriptors = []                 # says this API answers 200, never 404.
         for referrer in self._metadata.referrers(repository, str(digest)):
             if artifact_type is not None and referrer.artifact_type != artifact_type:
                 continue

@@ -20,7 +20,12 @@ from dockyard.core.manifest import (
     parse_manifest,
 )
 from dockyard.core.reference import is_valid_tag
-from dockyard.metadata.records import ManifestRecord, MissingReferences, NewManifest
+from dockyard.metadata.records import (
+    ManifestRecord,
+    MissingReferences,
+    NewManifest,
+    SizeMismatch,
+)
 from dockyard.metadata.store import MetadataStore
 from dockyard.services.settings import RegistrySettings
 from dockyard.services.threads import in_thread
@@ -83,6 +88,11 @@ class ManifestService:
         except MissingReferences as missing:
             raise RegistryError("MANIFEST_BLOB_UNKNOWN", _missing_message(missing), detail={
                 "blobs": missing.blobs, "manifests": missing.manifests}) from None
+        except SizeMismatch as mismatch:
+            raise RegistryError("MANIFEST_INVALID", f"descriptor size {mismatch.declared} of "
+                                f"{mismatch.digest} does not match the stored blob's "
+                                f"{mismatch.stored} bytes", detail={"digest": mismatch.digest}
+                                ) from None
         self._remember(parsed.digest, body)
         return PushedManifest(parsed.digest, parsed.subject.digest if parsed.subject else None)
 
@@ -154,6 +164,7 @@ def _new_manifest(repository: str, parsed: ParsedManifest, reference: Reference)
         annotations=parsed.annotations,
         blob_digests=tuple(d.digest for d in parsed.blobs),
         child_digests=tuple(d.digest for d in parsed.children),
+        declared_sizes=tuple((d.digest, d.size) for d in parsed.blobs),
         tag=None if reference.digest is not None else reference.text)
 
 

@@ -19,10 +19,11 @@ from dockyard.core.reference import is_valid_name
 from dockyard.metadata.store import MetadataStore
 from dockyard.services.blobs import parse_digest
 from dockyard.services.threads import in_thread
-from dockyard.storage.base import BlobStore
+from dockyard.storage.base import BlobStore, UploadWriter
 
 _UPLOAD_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.ASCII)
-_CONTENT_RANGE = re.compile(r"(?:bytes[ =])?([0-9]{1,19})-([0-9]{1,19})", re.ASCII)
+_CONTENT_RANGE = re.compile(r"(?:bytes[ =])?([0-9]{1,19})-([0-9]{1,19})(?:/(?:[0-9]{1,19}|\*))?",
+                            re.ASCII)
 
 
 @dataclass(slots=True)
@@ -128,14 +129,20 @@ class UploadService:
                 if state is not None:
                     state.hasher.update(data)
                     state.offset += len(data)
-            if expected is not None and written != expected:
-                writer.truncate(size)
-                self._hashes.pop((repository, upload_id), None)
-                raise RegistryError("SIZE_INVALID", f"chunk declared {expected} bytes, "
-                                    f"{written} arrived; the chunk was discarded")
         finally:
+            if expected is not None and written != expected:
+                self._discard_chunk(writer, repository, upload_id, size)
             writer.close()
+        if expected is not None and written != expected:
+            raise RegistryError("SIZE_INVALID", f"chunk declared {expected} bytes, "
+                                f"{written} arrived; the chunk was discarded")
         return size + written
+
+    def _discard_chunk(self, writer: UploadWriter, repository: str, upload_id: str,
+                       size: int) -> None:
+        """A ranged chunk lands whole or not at all: cut the session back to ``size``."""
+        writer.truncate(size)
+        self._hashes.pop((repository, upload_id), None)
 
     @staticmethod
     def _expected_length(chunk: Chunk, size: int, repository: str, upload_id: str) -> int | None:

@@ -32,7 +32,9 @@ async def _send_blob(request: Request, registry: Registry, info: BlobInfo) -> No
                             f"{info.size} bytes", status=416,
                             headers=[(b"content-range", f"bytes */{info.size}".encode())]) \
             from None
-    if request.method == "HEAD":
+    if request.header(b"if-none-match") in (str(info.digest), f'"{info.digest}"'):
+        await request.respond(304, headers, content_length=0)
+    elif request.method == "HEAD":
         await request.respond(200, headers, content_length=info.size)
     elif wanted is None:
         await _send_whole(request, registry, info, headers)

@@ -3,15 +3,21 @@
 import asyncio
 import contextlib
 import logging
+import time
+import uuid
 from typing import Any
 
 from dockyard.api.errors import error_body
 from dockyard.api.http import JSON, ClientDisconnected, Headers, Receive, Request, Scope, Send
+from dockyard.api.registry.context import Context
 from dockyard.api.registry.router import route
+from dockyard.auth import build_access_controller
 from dockyard.config import Config
 from dockyard.core.errors import RegistryError
 from dockyard.maintenance import purge_uploads_forever
 from dockyard.metadata.store import MetadataStore
+from dockyard.notifications import build_event_sink
+from dockyard.observability import build_health, build_observer
 from dockyard.services.registry import Registry
 from dockyard.services.settings import RegistrySettings
 from dockyard.storage.filesystem import FilesystemBlobStore
@@ -33,6 +39,11 @@ class DockyardApp:
             read_only=storage.maintenance.readonly.enabled,
             max_tags_page=config.tags.maxtags,
             max_catalog_page=config.catalog.maxentries))
+        self.events = build_event_sink(config)
+        self.context = Context(self.registry, build_access_controller(config), self.events,
+                               read_only=storage.maintenance.readonly.enabled)
+        self.observer = build_observer(config)
+        self.health = build_health(config)
         self.base_headers: Headers = [API_VERSION] + [
             (name.lower().encode("latin-1"), value.encode("latin-1"))
             for name, values in config.http.headers.items() for value in values]
@@ -45,9 +56,19 @@ class DockyardApp:
             await self._lifespan(receive, send)
 
     async def _http(self, request: Request) -> None:
+        started = time.perf_counter()
+        request.scope["dockyard.request_id"] = str(uuid.uuid4())
         try:
+            await self._dispatch(request)
+        finally:
+            self.observer.on_request(request, time.perf_counter() - started)
+
+    async def _dispatch(self, request: Request) -> None:
+        try:
+            if not self.health.healthy:
+                raise RegistryError("UNAVAILABLE", "a health check is failing")
             if request.path.startswith("/v2"):
-                await route(request, self.registry)
+                await route(request, self.context)
             elif request.path == "/":
                 await request.respond(200, [(b"content-type", b"text/plain")], b"")
             else:
@@ -89,7 +110,11 @@ class DockyardApp:
                 return
 
     def start_background(self) -> None:
-        """Start the upload purger when the configuration asks for it."""
+        """Start health checks, event delivery and the upload purger, as configured."""
+        self.health.start()
+        start_events = getattr(self.events, "start", None)
+        if start_events is not None:
+            start_events()
         purging = self.config.storage.maintenance.uploadpurging
         if purging.enabled:
             self._tasks.append(asyncio.create_task(purge_uploads_forever(
@@ -102,6 +127,10 @@ class DockyardApp:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks.clear()
+        await self.health.stop()
+        stop_events = getattr(self.events, "stop", None)
+        if stop_events is not None:
+            await stop_events()
         self.metadata.close()
 
 

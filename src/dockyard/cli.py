@@ -27,6 +27,52 @@ def serve(
     run(_load(config), workers=workers)
 
 
+@app.command("garbage-collect")
+def garbage_collect(
+    config: Annotated[Path, typer.Argument(help="config.yml of the registry to collect")],
+    dry_run: Annotated[bool, typer.Option("--dry-run", "-d",
+                                          help="print what would be deleted, delete nothing")]
+    = False,
+    delete_untagged: Annotated[bool, typer.Option(
+        "--delete-untagged", "-m", help="also delete manifests no tag reaches")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="print only the summary")] = False,
+    force: Annotated[bool, typer.Option(
+        "--force", help="run even though a registry is serving writes on this storage")] = False,
+) -> None:
+    """Delete blobs (and with -m, untagged manifests) nothing references; as registry:2 does."""
+    from dockyard.gc.command import run_garbage_collect
+
+    raise typer.Exit(run_garbage_collect(_load(config), dry_run=dry_run,
+                                         delete_untagged=delete_untagged, quiet=quiet,
+                                         force=force))
+
+
+@app.command("import")
+def import_tree(
+    config: Annotated[Path | None, typer.Argument(help="config.yml of the registry")] = None,
+) -> None:
+    """Index an existing registry:2 storage tree into the metadata database (idempotent)."""
+    from dockyard.metadata.importer import import_distribution_tree
+
+    summary = import_distribution_tree(_load(config))
+    typer.echo(f"imported {summary.repositories} repositories, {summary.manifests} manifests, "
+               f"{summary.tags} tags, {summary.blob_links} blob links")
+
+
+@app.command("htpasswd", context_settings={"ignore_unknown_options": True})
+def htpasswd(
+    user: Annotated[str, typer.Argument(help="user name")],
+    password: Annotated[str, typer.Argument(help="password")],
+    bcrypt_flag: Annotated[bool, typer.Option("-B", help="bcrypt (the only kind)")] = True,
+    batch: Annotated[bool, typer.Option("-b", help="password on the command line")] = True,
+    stdout: Annotated[bool, typer.Option("-n", help="print the entry")] = True,
+) -> None:
+    """Print an htpasswd entry, like `htpasswd -Bbn USER PASSWORD`."""
+    from dockyard.auth.htpasswd_command import htpasswd_entry
+
+    typer.echo(htpasswd_entry(user, password))
+
+
 @config_app.command("check")
 def config_check(config: Annotated[Path, typer.Argument(help="config.yml to validate")]) -> None:
     """Validate a configuration and print the effective result, secrets masked."""

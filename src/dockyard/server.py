@@ -14,8 +14,11 @@ from granian.constants import HTTPModes, Interfaces, Loops
 
 from dockyard.app import build_app
 from dockyard.config import Config
+from dockyard.gc.lock import hold_serving_lock
 from dockyard.logs import configure_logging
+from dockyard.metadata.importer import import_distribution_tree
 from dockyard.metadata.store import MetadataStore
+from dockyard.observability import start_debug_server
 
 EFFECTIVE_CONFIG_ENV = "DOCKYARD_EFFECTIVE_CONFIG"
 log = logging.getLogger("dockyard.server")
@@ -27,6 +30,11 @@ def serve(config: Config, workers: int = 1) -> None:
     for key in config.unsupported_keys:
         log.warning("unsupported config key ignored: %s", key)
     MetadataStore(config.metadata_url, migrate=True).close()
+    imported = import_distribution_tree(config)
+    if imported.manifests or imported.blob_links:
+        log.info("indexed an existing registry:2 tree: %s", imported)
+    serving_lock = hold_serving_lock(config)  # noqa: F841 - held until the process exits
+    start_debug_server(config)
     os.environ[EFFECTIVE_CONFIG_ENV] = config.to_json()
     host, port = config.listen_address()
     log.info("listening on %s:%d, storage at %s", host, port, config.root_directory)

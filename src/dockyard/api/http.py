@@ -29,7 +29,8 @@ class Request:
     """One HTTP request: its scope, body stream and a way to answer."""
 
     __slots__ = ("scope", "receive", "send", "base_headers", "method", "path", "started",
-                 "body_ended", "_query")
+                 "body_ended", "route", "status", "bytes_in", "bytes_out", "user", "grant",
+                 "_query")
 
     def __init__(self, scope: Scope, receive: Receive, send: Send, base_headers: Headers):
         self.scope = scope
@@ -40,6 +41,12 @@ class Request:
         self.path: str = scope["path"]
         self.started = False
         self.body_ended = False
+        self.route = "unknown"  # Set by the router: the metrics label for this endpoint.
+        self.status = 0
+        self.bytes_in = 0
+        self.bytes_out = 0
+        self.user: str | None = None
+        self.grant: Any = None  # The auth Grant, once the router has checked access.
         self._query: dict[str, list[str]] | None = None
 
     def header(self, name: bytes) -> str | None:
@@ -78,6 +85,7 @@ class Request:
                 raise ClientDisconnected()
             chunk = message.get("body", b"")
             if chunk:
+                self.bytes_in += len(chunk)
                 yield chunk
             if not message.get("more_body", False):
                 self.body_ended = True
@@ -110,6 +118,7 @@ class Request:
     async def start(self, status: int, headers: Headers) -> None:
         """Send the status line and headers (with the registry's own headers first)."""
         self.started = True
+        self.status = status
         await self.send({"type": "http.response.start", "status": status,
                          "headers": self.base_headers + headers})
 
@@ -118,14 +127,36 @@ class Request:
         """Send a whole response; ``content_length`` overrides it for HEAD answers."""
         length = len(body) if content_length is None else content_length
         await self.start(status, [*headers, (b"content-length", str(length).encode())])
-        await self.send({"type": "http.response.body",
-                         "body": b"" if self.method == "HEAD" else body})
+        if self.method == "HEAD":
+            body = b""
+        self.bytes_out += len(body)
+        await self.send({"type": "http.response.body", "body": body})
 
     async def respond_json(self, status: int, document: Any, headers: Headers | None = None
                            ) -> None:
         """Send a JSON document."""
         await self.respond(status, [(b"content-type", JSON), *(headers or [])],
                            json.dumps(document).encode())
+
+    async def send_body(self, chunk: bytes, more: bool = True) -> None:
+        """Send one piece of a streamed response body."""
+        self.bytes_out += len(chunk)
+        await self.send({"type": "http.response.body", "body": chunk, "more_body": more})
+
+    async def send_file(self, path: str, size: int) -> None:
+        """Send a whole file through the server (``http.response.pathsend``, zero-copy)."""
+        self.bytes_out += size
+        await self.send({"type": "http.response.pathsend", "path": path})
+
+    def url_for(self, path: str) -> str:
+        """An absolute URL on this registry, as the client addressed it."""
+        host = self.header(b"host") or "localhost"
+        return f"{self.scope.get('scheme', 'http')}://{host}{path}"
+
+    def client_address(self) -> str:
+        """The peer's address, ``host:port``."""
+        client = self.scope.get("client")
+        return f"{client[0]}:{client[1]}" if client else ""
 
     async def drain(self) -> None:
         """Read and drop whatever body the client sent, so an early answer stays polite."""

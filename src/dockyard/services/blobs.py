@@ -45,6 +45,10 @@ class BlobService:
             raise RegistryError("BLOB_UNKNOWN", detail={"digest": str(digest)})
         return BlobInfo(digest, size, self._store.local_path(digest))
 
+    async def size(self, repository: str, digest: Digest) -> int:
+        """The size of a blob the repository holds (0 when it has just gone)."""
+        return self._metadata.linked_blob_size(repository, str(digest)) or 0
+
     def read(self, info: BlobInfo, start: int, length: int):  # type: ignore[no-untyped-def]
         """Stream part of a blob found by :meth:`stat`."""
         return self._store.read(info.digest, start, length)

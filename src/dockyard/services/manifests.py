@@ -59,6 +59,7 @@ class PushedManifest:
     """The answer to a manifest PUT."""
 
     digest: str
+    media_type: str
     subject: str | None
 
 
@@ -94,7 +95,8 @@ class ManifestService:
                                 f"{mismatch.stored} bytes", detail={"digest": mismatch.digest}
                                 ) from None
         self._remember(parsed.digest, body)
-        return PushedManifest(parsed.digest, parsed.subject.digest if parsed.subject else None)
+        return PushedManifest(parsed.digest, parsed.media_type,
+                              parsed.subject.digest if parsed.subject else None)
 
     def find(self, repository: str, reference_text: str, accept: list[str]) -> ManifestRecord:
         """The manifest a reference names, if the client accepts its type."""

@@ -2,20 +2,26 @@
 
 from dockyard.api.http import Request
 from dockyard.api.ranges import Unsatisfiable, parse_range
+from dockyard.api.registry.context import Context
 from dockyard.core.errors import RegistryError
+from dockyard.events import EventTarget
 from dockyard.services.blobs import BlobInfo
 from dockyard.services.registry import Registry
 
 OCTET_STREAM = b"application/octet-stream"
 
 
-async def handle_blob(request: Request, registry: Registry, name: str, digest: str) -> None:
+async def handle_blob(request: Request, ctx: Context, name: str, digest: str) -> None:
+    registry = ctx.registry
     if request.method in ("GET", "HEAD"):
         info = await registry.blobs.stat(name, digest)
         await _send_blob(request, registry, info)
+        if request.method == "GET" and request.status in (200, 206):
+            ctx.emit(request, "pull", _target(request, name, str(info.digest), info.size))
     elif request.method == "DELETE":
         await registry.blobs.delete(name, digest)
         await request.respond(202, [], b"")
+        ctx.emit(request, "delete", _target(request, name, digest, 0, media_type=""))
     else:
         raise RegistryError("UNSUPPORTED", f"{request.method} is not allowed on blobs")
 
@@ -50,7 +56,7 @@ async def _send_whole(request: Request, registry: Registry, info: BlobInfo,
                       headers: list[tuple[bytes, bytes]]) -> None:
     await request.start(200, [*headers, (b"content-length", str(info.size).encode())])
     if info.local_path and "http.response.pathsend" in request.scope.get("extensions", {}):
-        await request.send({"type": "http.response.pathsend", "path": info.local_path})
+        await request.send_file(info.local_path, info.size)
     else:
         await _stream(request, registry, info, 0, info.size)
 
@@ -58,5 +64,11 @@ async def _send_whole(request: Request, registry: Registry, info: BlobInfo,
 async def _stream(request: Request, registry: Registry, info: BlobInfo, start: int,
                   length: int) -> None:
     async for chunk in registry.blobs.read(info, start, length):
-        await request.send({"type": "http.response.body", "body": chunk, "more_body": True})
-    await request.send({"type": "http.response.body", "body": b""})
+        await request.send_body(chunk)
+    await request.send_body(b"", more=False)
+
+
+def _target(request: Request, name: str, digest: str, size: int,
+            media_type: str = "application/octet-stream") -> EventTarget:
+    url = request.url_for(f"/v2/{name}/blobs/{digest}")
+    return EventTarget(media_type, digest, size, name, url)

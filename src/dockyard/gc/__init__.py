@@ -1,0 +1,1 @@
+"""Garbage collection: Distribution's offline mark-and-sweep (``dockyard garbage-collect``)."""

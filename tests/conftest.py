@@ -31,14 +31,15 @@ class RunningServer:
     root: Path
     config_path: Path
     log_path: Path
+    verify: Any = True
     client: httpx.Client = field(init=False)
 
     def __post_init__(self) -> None:
-        self.client = httpx.Client(base_url=self.url, timeout=30)
+        self.client = httpx.Client(base_url=self.url, timeout=30, verify=self.verify)
 
     @property
     def host(self) -> str:
-        return self.url.removeprefix("http://")
+        return self.url.split("://", 1)[1]
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
@@ -56,7 +57,8 @@ class RunningServer:
 
 
 def start_server(tmp: Path, overrides: dict[str, Any] | None = None,
-                 env: dict[str, str] | None = None) -> RunningServer:
+                 env: dict[str, str] | None = None, scheme: str = "http",
+                 verify: Any = True) -> RunningServer:
     """Start ``dockyard serve`` with a config.yml under ``tmp`` and wait until it answers."""
     port = free_port()
     config: dict[str, Any] = {
@@ -81,8 +83,8 @@ def start_server(tmp: Path, overrides: dict[str, Any] | None = None,
     with open(log_path, "wb") as log:
         process = subprocess.Popen([sys.executable, "-m", "dockyard", "serve", str(config_path)],
                                    stdout=log, stderr=subprocess.STDOUT, env=environment)
-    server = RunningServer(process, f"http://127.0.0.1:{port}", tmp / "data", config_path,
-                           log_path)
+    server = RunningServer(process, f"{scheme}://127.0.0.1:{port}", tmp / "data", config_path,
+                           log_path, verify)
     _wait_until_up(server)
     return server
 
@@ -93,8 +95,8 @@ def _wait_until_up(server: RunningServer, timeout: float = 30) -> None:
         if server.process.poll() is not None:
             raise RuntimeError(f"dockyard exited early:\n{server.log()}")
         try:
-            if server.client.get("/v2/").status_code == 200:
-                return
+            server.client.get("/v2/")  # Any answer (401 with auth, 503 unhealthy) means up.
+            return
         except httpx.TransportError:
             pass
         time.sleep(0.05)
@@ -116,10 +118,10 @@ def server_factory(tmp_path: Path) -> Iterator[Callable[..., RunningServer]]:
     started: list[RunningServer] = []
 
     def factory(overrides: dict[str, Any] | None = None, env: dict[str, str] | None = None,
-                subdir: str = "srv") -> RunningServer:
+                subdir: str = "srv", **options: Any) -> RunningServer:
         directory = tmp_path / f"{subdir}{len(started)}"
         directory.mkdir()
-        running = start_server(directory, overrides, env)
+        running = start_server(directory, overrides, env, **options)
         started.append(running)
         return running
 

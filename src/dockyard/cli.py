@@ -24,7 +24,11 @@ def serve(
     """Serve the registry (default: port 5000, data under ./data)."""
     from dockyard.server import serve as run
 
-    run(_load(config), workers=workers)
+    try:
+        run(_load(config), workers=workers)
+    except ConfigError as error:
+        typer.echo(f"dockyard: {error}", err=True)
+        raise typer.Exit(2) from None
 
 
 @app.command("garbage-collect")

@@ -19,6 +19,7 @@ from dockyard.logs import configure_logging
 from dockyard.metadata.importer import import_distribution_tree
 from dockyard.metadata.store import MetadataStore
 from dockyard.observability import start_debug_server
+from dockyard.tls import granian_tls_options
 
 EFFECTIVE_CONFIG_ENV = "DOCKYARD_EFFECTIVE_CONFIG"
 log = logging.getLogger("dockyard.server")
@@ -37,7 +38,9 @@ def serve(config: Config, workers: int = 1) -> None:
     start_debug_server(config)
     os.environ[EFFECTIVE_CONFIG_ENV] = config.to_json()
     host, port = config.listen_address()
-    log.info("listening on %s:%d, storage at %s", host, port, config.root_directory)
+    tls = granian_tls_options(config)
+    scheme = "https" if tls else "http"
+    log.info("listening on %s://%s:%d, storage at %s", scheme, host, port, config.root_directory)
     Granian(
         target="dockyard.server:app_from_environment",
         factory=True,
@@ -45,10 +48,11 @@ def serve(config: Config, workers: int = 1) -> None:
         port=port,
         interface=Interfaces.ASGI,
         loop=Loops.uvloop,
-        http=HTTPModes.http1,
+        http=HTTPModes.auto if tls else HTTPModes.http1,  # HTTP/2 needs ALPN, so TLS.
         websockets=False,
         workers=workers,
         log_level=_granian_level(config.log.level),
+        **tls,
     ).serve()
 
 

@@ -62,3 +62,47 @@ def test_registry_docs_overrides(server_factory: Callable[..., RunningServer], t
     assert server.client.delete(f"/v2/env/app/blobs/{digest}").status_code == 202
     # Keys Dockyard does not support are named at start, not silently dropped.
     assert "proxy" in server.log()
+
+
+def test_unix_socket_listener(tmp_path) -> None:
+    import os
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+
+    socket_path = tmp_path / "registry.sock"
+    config = tmp_path / "config.yml"
+    config.write_text(f"version: 0.1\nhttp:\n  net: unix\n  addr: {socket_path}\n"
+                      f"storage:\n  filesystem:\n    rootdirectory: {tmp_path}/data\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("REGISTRY_")}
+    process = subprocess.Popen([sys.executable, "-m", "dockyard", "serve", str(config)], env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        client = httpx.Client(transport=httpx.HTTPTransport(uds=str(socket_path)),
+                              base_url="http://registry")
+        deadline = time.monotonic() + 30
+        while not socket_path.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.5)
+        assert client.get("/v2/").json() == {}
+        assert push_blob(client, "uds/app", b"over a socket").startswith("sha256:")
+    finally:
+        process.terminate()
+        assert process.wait(30) == 0
+
+
+def test_config_check_names_ignored_settings(tmp_path) -> None:
+    import subprocess
+    import sys
+
+    config = tmp_path / "config.yml"
+    config.write_text("version: 0.1\nhttp:\n  prefix: /registry\n  secret: s3cret\n"
+                      "bogus:\n  key: 1\n")
+    result = subprocess.run([sys.executable, "-m", "dockyard", "config", "check", str(config)],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert "http.prefix: not supported" in result.stderr
+    assert "bogus: unknown key" in result.stderr
+    assert "s3cret" not in result.stdout and "secret:" in result.stdout

@@ -80,9 +80,11 @@ def htpasswd(
 @config_app.command("check")
 def config_check(config: Annotated[Path, typer.Argument(help="config.yml to validate")]) -> None:
     """Validate a configuration and print the effective result, secrets masked."""
+    from dockyard.config_support import unsupported_settings
+
     loaded = _load(config)
-    for key in loaded.unsupported_keys:
-        typer.echo(f"warning: unsupported config key: {key}", err=True)
+    for line in unsupported_settings(loaded):
+        typer.echo(f"warning: unsupported config: {line}", err=True)
     typer.echo(yaml.safe_dump(loaded.masked_dict(), sort_keys=False))
 
 

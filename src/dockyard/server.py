@@ -7,6 +7,7 @@ every worker serves exactly what ``dockyard serve`` checked.
 
 import logging
 import os
+from pathlib import Path
 from typing import Any
 
 from granian import Granian
@@ -14,6 +15,7 @@ from granian.constants import HTTPModes, Interfaces, Loops
 
 from dockyard.app import build_app
 from dockyard.config import Config
+from dockyard.config_support import unsupported_settings
 from dockyard.gc.lock import hold_serving_lock
 from dockyard.logs import configure_logging
 from dockyard.metadata.importer import import_distribution_tree
@@ -28,8 +30,8 @@ log = logging.getLogger("dockyard.server")
 def serve(config: Config, workers: int = 1) -> None:
     """Serve until SIGINT/SIGTERM; granian then finishes in-flight requests before exiting."""
     _configure_logging(config)
-    for key in config.unsupported_keys:
-        log.warning("unsupported config key ignored: %s", key)
+    for line in unsupported_settings(config):
+        log.warning("unsupported config: %s", line)
     MetadataStore(config.metadata_url, migrate=True).close()
     imported = import_distribution_tree(config)
     if imported.manifests or imported.blob_links:
@@ -37,23 +39,39 @@ def serve(config: Config, workers: int = 1) -> None:
     serving_lock = hold_serving_lock(config)  # noqa: F841 - held until the process exits
     start_debug_server(config)
     os.environ[EFFECTIVE_CONFIG_ENV] = config.to_json()
-    host, port = config.listen_address()
     tls = granian_tls_options(config)
     scheme = "https" if tls else "http"
-    log.info("listening on %s://%s:%d, storage at %s", scheme, host, port, config.root_directory)
+    where = _listen_options(config)
+    log.info("listening on %s://%s, storage at %s", scheme,
+             where.get("uds") or f"{where.get('address')}:{where.get('port')}",
+             config.root_directory)
     Granian(
         target="dockyard.server:app_from_environment",
         factory=True,
-        address=host,
-        port=port,
+        **where,
         interface=Interfaces.ASGI,
         loop=Loops.uvloop,
         http=HTTPModes.auto if tls else HTTPModes.http1,  # HTTP/2 needs ALPN, so TLS.
         websockets=False,
         workers=workers,
         log_level=_granian_level(config.log.level),
+        workers_kill_timeout=_drain_seconds(config),
         **tls,
     ).serve()
+
+
+def _listen_options(config: Config) -> dict[str, Any]:
+    """A TCP address, or a unix socket when ``http.net: unix`` (``http.addr`` is its path)."""
+    if config.http.net == "unix":
+        return {"uds": Path(config.http.addr)}
+    host, port = config.listen_address()
+    return {"address": host, "port": port}
+
+
+def _drain_seconds(config: Config) -> int | None:
+    """``http.draintimeout``: how long shutdown waits for requests in flight (None: no limit)."""
+    seconds = config.http.draintimeout.total_seconds()
+    return max(int(seconds), 1) if seconds > 0 else None
 
 
 def app_from_environment() -> Any:

@@ -44,9 +44,8 @@ def _minimum(minimumtls: str) -> SSLProtocols:
 def _client_ca_bundle(paths: list[str]) -> Path:
     if len(paths) == 1:
         return _readable(paths[0], 0)
-    bundle = tempfile.NamedTemporaryFile("w", prefix="dockyard-clientcas-", suffix=".pem",
-                                         delete=False)
-    with bundle:
+    with tempfile.NamedTemporaryFile("w", prefix="dockyard-clientcas-", suffix=".pem",
+                                     delete=False) as bundle:
         for index, path in enumerate(paths):
             bundle.write(_readable(path, index).read_text())
             bundle.write("\n")

@@ -20,6 +20,7 @@ from dockyard.gc.lock import hold_serving_lock
 from dockyard.logs import configure_logging
 from dockyard.metadata.importer import import_distribution_tree
 from dockyard.metadata.store import MetadataStore
+from dockyard.notifications.settings import parse_endpoints
 from dockyard.observability import start_debug_server
 from dockyard.tls import granian_tls_options
 
@@ -32,6 +33,7 @@ def serve(config: Config, workers: int = 1) -> None:
     _configure_logging(config)
     for line in unsupported_settings(config):
         log.warning("unsupported config: %s", line)
+    parse_endpoints(config.notifications)  # A bad endpoint stops the start here, not in workers.
     MetadataStore(config.metadata_url, migrate=True).close()
     imported = import_distribution_tree(config)
     if imported.manifests or imported.blob_links:

@@ -74,7 +74,11 @@ def htpasswd(
     """Print an htpasswd entry, like `htpasswd -Bbn USER PASSWORD`."""
     from dockyard.auth.htpasswd_command import htpasswd_entry
 
-    typer.echo(htpasswd_entry(user, password))
+    try:
+        typer.echo(htpasswd_entry(user, password))
+    except ValueError as error:
+        typer.echo(f"dockyard: {error}", err=True)
+        raise typer.Exit(2) from None
 
 
 @config_app.command("check")

@@ -14,6 +14,7 @@ from granian import Granian
 from granian.constants import HTTPModes, Interfaces, Loops
 
 from dockyard.app import build_app
+from dockyard.auth import build_access_controller
 from dockyard.config import Config
 from dockyard.config_support import unsupported_settings
 from dockyard.gc.lock import hold_serving_lock
@@ -33,7 +34,8 @@ def serve(config: Config, workers: int = 1) -> None:
     _configure_logging(config)
     for line in unsupported_settings(config):
         log.warning("unsupported config: %s", line)
-    parse_endpoints(config.notifications)  # A bad endpoint stops the start here, not in workers.
+    parse_endpoints(config.notifications)  # Bad settings stop the start here, not in workers;
+    build_access_controller(config)        # this also creates a missing htpasswd file once.
     MetadataStore(config.metadata_url, migrate=True).close()
     imported = import_distribution_tree(config)
     if imported.manifests or imported.blob_links:

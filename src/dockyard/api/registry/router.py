@@ -6,6 +6,7 @@ read-only mode and access control, with the scope Distribution asks for: ``pull`
 ``pull,push`` to write, ``delete`` to delete, ``registry:catalog:*`` for the catalog.
 """
 
+import asyncio
 import re
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -38,12 +39,12 @@ async def route(request: Request, ctx: Context) -> None:
     path = request.path
     if path in ("/v2/", "/v2"):
         request.route = "base"
-        authorize(request, ctx, [])
+        await authorize(request, ctx, [])
         await request.respond_json(200, {})
         return
     if path == "/v2/_catalog":
         request.route = "catalog"
-        authorize(request, ctx, [Access("registry", "catalog", ("*",))])
+        await authorize(request, ctx, [Access("registry", "catalog", ("*",))])
         await handle_catalog(request, ctx)
         return
     for pattern, handler, label in _ROUTES:
@@ -55,20 +56,32 @@ async def route(request: Request, ctx: Context) -> None:
             if ctx.read_only and request.method in WRITES:
                 raise RegistryError("UNSUPPORTED", "the registry is in read-only mode "
                                     "(storage.maintenance.readonly)")
-            authorize(request, ctx, [Access("repository", name, _actions(request.method))])
+            await authorize(request, ctx,
+                            [Access("repository", name, _actions(request.method))])
             args: list[Any] = [request, ctx, name, *rest]
             await handler(*args)
             return
     raise RegistryError("NAME_UNKNOWN", f"no endpoint at {path[:200]!r}", status=404)
 
 
-def authorize(request: Request, ctx: Context, accesses: list[Access]) -> None:
-    """Check access; the grant and user are kept on the request for handlers and logs."""
-    if ctx.auth is None:
+async def authorize(request: Request, ctx: Context, accesses: list[Access]) -> None:
+    """Check access; the grant and user are kept on the request for handlers and logs.
+
+    A controller that can answer from a cache (htpasswd) does so on the event loop; only an
+    uncached check, which costs a bcrypt comparison, goes to a worker thread.
+    """
+    auth = ctx.auth
+    if auth is None:
         request.grant = Anonymous()
         return
+    header = request.header(b"authorization")
     try:
-        request.grant = ctx.auth.authorize(request.header(b"authorization"), accesses)
+        cached = getattr(auth, "authorize_cached", None)
+        grant = cached(header, accesses) if cached is not None else None
+        if grant is None:
+            grant = (await asyncio.to_thread(auth.authorize, header, accesses)
+                     if cached is not None else auth.authorize(header, accesses))
+        request.grant = grant
     except Unauthorized as denied:
         raise RegistryError("UNAUTHORIZED", denied.message, detail=[
             {"Type": a.type, "Name": a.name, "Action": action}

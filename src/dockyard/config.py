@@ -148,10 +148,15 @@ Interval = Annotated[Duration, AfterValidator(_non_zero_interval)]
 # ------------------------------------------------------------------------ log
 
 
+class AccessLogConfig(_Section):
+    disabled: bool = False
+
+
 class LogConfig(_Section):
     level: Literal["error", "warn", "info", "debug"] = "info"
     formatter: Literal["text", "json", "logstash"] = "text"
     fields: dict[str, Any] = Field(default_factory=dict)
+    accesslog: AccessLogConfig = Field(default_factory=AccessLogConfig)
 
     @field_validator("level", "formatter", mode="before")
     @classmethod

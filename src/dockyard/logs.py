@@ -7,6 +7,7 @@ from typing import Any
 
 LEVELS = {"error": logging.ERROR, "warn": logging.WARNING, "warning": logging.WARNING,
           "info": logging.INFO, "debug": logging.DEBUG}
+_ENCODER = json.JSONEncoder(default=str)  # One encoder: json.dumps(default=) builds one per call.
 _STANDARD = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message"}
 
 
@@ -20,8 +21,8 @@ class TextFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         extra = {**self.fields, **_extra(record)}
         line = (f'time="{self.formatTime(record)}" level={record.levelname.lower()} '
-                f'msg={json.dumps(record.getMessage())}')
-        line += "".join(f" {key}={json.dumps(value, default=str)}" for key, value in extra.items())
+                f'msg={_ENCODER.encode(record.getMessage())}')
+        line += "".join(f" {key}={_ENCODER.encode(value)}" for key, value in extra.items())
         if record.exc_info:
             line += "\n" + self.formatException(record.exc_info)
         return line
@@ -39,7 +40,7 @@ class JsonFormatter(logging.Formatter):
                  "msg": record.getMessage(), **self.fields, **_extra(record)}
         if record.exc_info:
             entry["error"] = self.formatException(record.exc_info)
-        return json.dumps(entry, default=str)
+        return _ENCODER.encode(entry)
 
 
 def configure_logging(level: str, formatter: str, fields: dict[str, Any]) -> None:

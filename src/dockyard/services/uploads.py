@@ -17,6 +17,7 @@ from dockyard.core.digest import Digest
 from dockyard.core.errors import RegistryError
 from dockyard.core.reference import is_valid_name
 from dockyard.metadata.store import MetadataStore
+from dockyard.observability.metrics import track_upload
 from dockyard.services.blobs import parse_digest
 from dockyard.services.threads import in_thread
 from dockyard.storage.base import BlobStore, UploadWriter
@@ -117,6 +118,10 @@ class UploadService:
         return digest
 
     async def _append(self, repository: str, upload_id: str, chunk: Chunk) -> int:
+        with track_upload():
+            return await self._append_tracked(repository, upload_id, chunk)
+
+    async def _append_tracked(self, repository: str, upload_id: str, chunk: Chunk) -> int:
         size = await self.size(repository, upload_id)
         expected = self._expected_length(chunk, size, repository, upload_id)
         state = self._hash_state(repository, upload_id, size)

@@ -7,17 +7,32 @@ every request on the event loop.
 """
 
 import asyncio
+import functools
 import os
 import shutil
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any, TypeVar, cast
 
 from dockyard.core.digest import Digest
+from dockyard.observability.metrics import time_storage
 from dockyard.storage.layout import Layout
 
 READ_CHUNK = 1024 * 1024
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _timed(action: str) -> Callable[[F], F]:
+    """Count and time a storage operation under Distribution's action name."""
+    def decorate(function: F) -> F:
+        @functools.wraps(function)
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            with time_storage(action):
+                return function(*args, **kwargs)
+        return cast(F, timed)
+    return decorate
 
 
 class FileUploadWriter:
@@ -51,10 +66,11 @@ class FilesystemBlobStore:
         return str(self.layout.blob_data(digest))
 
     async def stat(self, digest: Digest) -> int | None:
-        try:
-            return os.stat(self.layout.blob_data(digest)).st_size
-        except FileNotFoundError:
-            return None
+        with time_storage("Stat"):
+            try:
+                return os.stat(self.layout.blob_data(digest)).st_size
+            except FileNotFoundError:
+                return None
 
     async def read(self, digest: Digest, start: int, length: int) -> AsyncIterator[bytes]:
         fd = await asyncio.to_thread(os.open, self.layout.blob_data(digest), os.O_RDONLY)
@@ -73,6 +89,7 @@ class FilesystemBlobStore:
     async def read_all(self, digest: Digest, limit: int) -> bytes | None:
         return await asyncio.to_thread(self._read_all, digest, limit)
 
+    @_timed("GetContent")
     def _read_all(self, digest: Digest, limit: int) -> bytes | None:
         try:
             with open(self.layout.blob_data(digest), "rb") as handle:
@@ -86,6 +103,7 @@ class FilesystemBlobStore:
     async def put(self, digest: Digest, data: bytes) -> None:
         await asyncio.to_thread(self._put, digest, data)
 
+    @_timed("PutContent")
     def _put(self, digest: Digest, data: bytes) -> None:
         target = self.layout.blob_data(digest)
         if target.exists():
@@ -105,6 +123,7 @@ class FilesystemBlobStore:
     async def create_upload(self, repository: str, upload_id: str) -> None:
         await asyncio.to_thread(self._create_upload, repository, upload_id)
 
+    @_timed("Writer")
     def _create_upload(self, repository: str, upload_id: str) -> None:
         directory = self.layout.upload_dir(repository, upload_id)
         directory.mkdir(parents=True)
@@ -132,6 +151,7 @@ class FilesystemBlobStore:
     async def commit_upload(self, repository: str, upload_id: str, digest: Digest) -> None:
         await asyncio.to_thread(self._commit_upload, repository, upload_id, digest)
 
+    @_timed("Move")
     def _commit_upload(self, repository: str, upload_id: str, digest: Digest) -> None:
         source = self.layout.upload_data(repository, upload_id)
         target = self.layout.blob_data(digest)
@@ -152,6 +172,7 @@ class FilesystemBlobStore:
     async def purge_uploads(self, started_before: datetime, dry_run: bool = False) -> list[str]:
         return await asyncio.to_thread(self._purge_uploads, started_before, dry_run)
 
+    @_timed("Walk")
     def _purge_uploads(self, started_before: datetime, dry_run: bool) -> list[str]:
         purged = []
         for uploads_dir in _find_upload_dirs(self.layout.repositories):
@@ -166,6 +187,7 @@ class FilesystemBlobStore:
         return purged
 
     @staticmethod
+    @_timed("Delete")
     def _delete_tree(path: Path) -> bool:
         if not path.exists():
             return False

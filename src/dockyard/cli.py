@@ -54,13 +54,22 @@ def garbage_collect(
 @app.command("import")
 def import_tree(
     config: Annotated[Path | None, typer.Argument(help="config.yml of the registry")] = None,
+    full: Annotated[bool, typer.Option(
+        "--full", help="re-read every repository, not only those changed since the last pass")]
+    = False,
 ) -> None:
     """Index an existing registry:2 storage tree into the metadata database (idempotent)."""
     from dockyard.metadata.importer import import_distribution_tree
 
-    summary = import_distribution_tree(_load(config))
+    summary = import_distribution_tree(_load(config), full=full)
     typer.echo(f"imported {summary.repositories} repositories, {summary.manifests} manifests, "
                f"{summary.tags} tags, {summary.blob_links} blob links")
+    for skipped in summary.skipped:
+        typer.echo(f"skipped: {skipped}", err=True)
+    for failed in summary.failed:
+        typer.echo(f"failed: {failed}", err=True)
+    if summary.failed:
+        raise typer.Exit(1)
 
 
 @app.command("htpasswd", context_settings={"ignore_unknown_options": True})

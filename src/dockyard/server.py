@@ -39,7 +39,9 @@ def serve(config: Config, workers: int = 1) -> None:
     MetadataStore(config.metadata_url, migrate=True).close()
     imported = import_distribution_tree(config)
     if imported.manifests or imported.blob_links:
-        log.info("indexed an existing registry:2 tree: %s", imported)
+        log.info("indexed an existing registry:2 tree: %d repositories, %d manifests, %d tags, "
+                 "%d blob links, %d skipped", imported.repositories, imported.manifests,
+                 imported.tags, imported.blob_links, len(imported.skipped))
     serving_lock = hold_serving_lock(config)  # noqa: F841 - held until the process exits
     start_debug_server(config)
     os.environ[EFFECTIVE_CONFIG_ENV] = config.to_json()

@@ -118,7 +118,8 @@ def assert_storage_sane(root: Path) -> None:
     assert {p.name for p in root.parent.iterdir()} <= {"config.yml", "server.log", "data"}
     assert {p.name for p in root.iterdir()} <= {"docker", "dockyard"}
     for path in (root / "dockyard").iterdir():
-        assert path.name.startswith("metadata.sqlite3") or path.name == "serving.lock", path
+        assert path.name.startswith("metadata.sqlite3") or path.name in (
+            "serving.lock", "import.lock", "import-state.jsonl"), path
     assert [p.name for p in (root / "docker").iterdir()] == ["registry"]
     assert [p.name for p in (root / "docker" / "registry").iterdir()] == ["v2"]
     v2 = root / "docker" / "registry" / "v2"

@@ -51,3 +51,48 @@ class Layout:
     def upload_started_at(self, repository: str, upload_id: str) -> Path:
         """The file recording when an upload started."""
         return self.upload_dir(repository, upload_id) / "startedat"
+
+
+# Distribution's link files (``registry/storage/paths.go``). Dockyard never writes them; the
+# importer reads them to index an existing registry:2 tree. Each ``link`` holds a digest text
+# (``sha256:<hex>``, no newline).
+
+LAYERS_DIR = "_layers"
+MANIFESTS_DIR = "_manifests"
+UPLOADS_DIR = "_uploads"
+LINK_FILE = "link"
+
+
+def repository_dir(layout: Layout, repository: str) -> Path:
+    """A repository's directory: ``repositories/<name>`` (names may be nested paths)."""
+    return layout.repositories / repository
+
+
+def layer_links_dir(layout: Layout, repository: str) -> Path:
+    """``_layers``: one ``<alg>/<hex>/link`` per blob the repository may reach."""
+    return repository_dir(layout, repository) / LAYERS_DIR
+
+
+def layer_link(layout: Layout, repository: str, digest: Digest) -> Path:
+    """``_layers/<alg>/<hex>/link``."""
+    return layer_links_dir(layout, repository) / digest.algorithm / digest.hex / LINK_FILE
+
+
+def revision_links_dir(layout: Layout, repository: str) -> Path:
+    """``_manifests/revisions``: one ``<alg>/<hex>/link`` per manifest the repository holds."""
+    return repository_dir(layout, repository) / MANIFESTS_DIR / "revisions"
+
+
+def revision_link(layout: Layout, repository: str, digest: Digest) -> Path:
+    """``_manifests/revisions/<alg>/<hex>/link``."""
+    return revision_links_dir(layout, repository) / digest.algorithm / digest.hex / LINK_FILE
+
+
+def tags_dir(layout: Layout, repository: str) -> Path:
+    """``_manifests/tags``: one directory per tag."""
+    return repository_dir(layout, repository) / MANIFESTS_DIR / "tags"
+
+
+def tag_current_link(layout: Layout, repository: str, tag: str) -> Path:
+    """``_manifests/tags/<tag>/current/link``: the digest the tag points to now."""
+    return tags_dir(layout, repository) / tag / "current" / LINK_FILE

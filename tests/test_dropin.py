@@ -1,5 +1,6 @@
 """registry:2 recipes: persistent storage across restarts, read-only mode, env overrides."""
 
+import sys
 from collections.abc import Callable
 
 from tests.conftest import RunningServer
@@ -106,3 +107,40 @@ def test_config_check_names_ignored_settings(tmp_path) -> None:
     assert "http.prefix: not supported" in result.stderr
     assert "bogus: unknown key" in result.stderr
     assert "s3cret" not in result.stdout and "secret:" in result.stdout
+
+
+def test_registry_docs_tls_and_htpasswd_recipe_from_the_environment(
+        server_factory: Callable[..., RunningServer], tmp_path) -> None:
+    """The registry:2 docs' `docker run -e REGISTRY_AUTH=htpasswd ... -e REGISTRY_HTTP_TLS_*`."""
+    import ssl
+    import subprocess
+
+    import httpx
+
+    certs, auth = tmp_path / "certs", tmp_path / "auth"
+    certs.mkdir()
+    auth.mkdir()
+    subprocess.run(["openssl", "req", "-newkey", "rsa:2048", "-nodes", "-sha256", "-keyout",
+                    certs / "domain.key", "-x509", "-days", "365", "-out", certs / "domain.crt",
+                    "-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1"],
+                   check=True, capture_output=True)
+    entry = subprocess.run([sys.executable, "-m", "dockyard", "htpasswd", "-Bbn", "testuser",
+                            "testpassword"], check=True, capture_output=True, text=True).stdout
+    (auth / "htpasswd").write_text(entry)
+    trust = ssl.create_default_context(cafile=str(certs / "domain.crt"))
+    server = server_factory(env={
+        "REGISTRY_AUTH": "htpasswd",
+        "REGISTRY_AUTH_HTPASSWD_REALM": "Registry Realm",
+        "REGISTRY_AUTH_HTPASSWD_PATH": str(auth / "htpasswd"),
+        "REGISTRY_HTTP_TLS_CERTIFICATE": str(certs / "domain.crt"),
+        "REGISTRY_HTTP_TLS_KEY": str(certs / "domain.key"),
+    }, scheme="https", verify=trust)
+    anonymous = server.client.get("/v2/")
+    assert anonymous.status_code == 401
+    assert anonymous.headers["www-authenticate"] == 'Basic realm="Registry Realm"'
+    authed = httpx.Client(base_url=server.url, verify=trust, auth=("testuser", "testpassword"))
+    assert authed.get("/v2/").status_code == 200
+    digest = push_blob(authed, "docs/recipe", b"over https with a password")
+    assert authed.get(f"/v2/docs/recipe/blobs/{digest}").content == b"over https with a password"
+    wrong = httpx.get(f"{server.url}/v2/", verify=trust, auth=("testuser", "nope"))
+    assert wrong.status_code == 401

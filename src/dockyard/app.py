@@ -15,6 +15,8 @@ from dockyard.auth import build_access_controller
 from dockyard.config import Config
 from dockyard.core.errors import RegistryError
 from dockyard.maintenance import purge_uploads_forever
+from dockyard.metadata.base import Metadata
+from dockyard.metadata.cached import CachedMetadataStore
 from dockyard.metadata.store import MetadataStore
 from dockyard.notifications import build_event_sink
 from dockyard.observability import build_health, build_observer
@@ -29,9 +31,10 @@ API_VERSION = (b"docker-distribution-api-version", b"registry/2.0")
 class DockyardApp:
     """The registry as one ASGI callable: ``/v2/`` API plus the ``/`` liveness answer."""
 
-    def __init__(self, config: Config, migrate: bool = True):
+    def __init__(self, config: Config, migrate: bool = True, cache: bool = True):
         self.config = config
-        self.metadata = MetadataStore(config.metadata_url, migrate=migrate)
+        store = MetadataStore(config.metadata_url, migrate=migrate)
+        self.metadata: Metadata = CachedMetadataStore(store) if cache else store
         self.store = FilesystemBlobStore(config.root_directory)
         storage = config.storage
         self.registry = Registry.build(self.metadata, self.store, RegistrySettings(
@@ -134,6 +137,6 @@ class DockyardApp:
         self.metadata.close()
 
 
-def build_app(config: Config, migrate: bool = True) -> Any:
-    """The ASGI application for ``config``."""
-    return DockyardApp(config, migrate=migrate)
+def build_app(config: Config, migrate: bool = True, cache: bool = True) -> Any:
+    """The ASGI application for ``config``; ``cache`` only when it is the only writer."""
+    return DockyardApp(config, migrate=migrate, cache=cache)

@@ -26,6 +26,7 @@ from dockyard.observability import start_debug_server
 from dockyard.tls import granian_tls_options
 
 EFFECTIVE_CONFIG_ENV = "DOCKYARD_EFFECTIVE_CONFIG"
+WORKERS_ENV = "DOCKYARD_WORKERS"
 log = logging.getLogger("dockyard.server")
 
 
@@ -45,6 +46,7 @@ def serve(config: Config, workers: int = 1) -> None:
     serving_lock = hold_serving_lock(config)  # noqa: F841 - held until the process exits
     start_debug_server(config)
     os.environ[EFFECTIVE_CONFIG_ENV] = config.to_json()
+    os.environ[WORKERS_ENV] = str(workers)
     tls = granian_tls_options(config)
     scheme = "https" if tls else "http"
     where = _listen_options(config)
@@ -84,7 +86,8 @@ def app_from_environment() -> Any:
     """The worker-side factory: the app for the configuration the parent validated."""
     config = Config.from_json(os.environ[EFFECTIVE_CONFIG_ENV])
     _configure_logging(config)
-    return build_app(config, migrate=False)
+    # The metadata cache is exact only when one process makes every write.
+    return build_app(config, migrate=False, cache=os.environ.get(WORKERS_ENV, "1") == "1")
 
 
 def _configure_logging(config: Config) -> None:

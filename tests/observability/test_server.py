@@ -14,7 +14,14 @@ import yaml
 
 from tests.conftest import RunningServer, _wait_until_up, free_port
 from tests.observability.helpers import eventually, run_worker, samples, value
-from tests.pushing import assert_error, digest_of, image_manifest, put_manifest, unique_repo
+from tests.pushing import (
+    assert_error,
+    digest_of,
+    image_manifest,
+    push_blob,
+    put_manifest,
+    unique_repo,
+)
 
 Factory = Callable[..., RunningServer]
 AGENT = "dockyard-observability-test/1.0"
@@ -292,6 +299,21 @@ def test_storage_operations_and_uploads_in_flight(server_factory: Factory) -> No
                         lambda p: value(p, storage, driver="filesystem", action="Move") >= 3)
     for action, at_least in (("Move", 3), ("Writer", 3), ("PutContent", 1), ("Stat", 1)):
         assert value(parsed, storage, driver="filesystem", action=action) >= at_least, action
+    # The blob-descriptor (metadata) cache answers repeated look-ups of one blob.
+    repo = unique_repo("obs")
+    digest = push_blob(server.client, repo, b"cached twice")
+    before = scrape(port)
+    for _ in range(2):
+        assert server.client.head(f"/v2/{repo}/blobs/{digest}").status_code == 200
+    after = eventually(lambda: scrape(port), lambda p: value(p, "registry_storage_cache_total",
+                                                             type="Hit") > value(
+        before, "registry_storage_cache_total", type="Hit"))
+    def grew(kind: str) -> float:
+        return value(after, "registry_storage_cache_total", type=kind) - value(
+            before, "registry_storage_cache_total", type=kind)
+
+    assert grew("Hit") >= 1
+    assert grew("Hit") + grew("Miss") == grew("Request") >= 2
 
     # An upload whose body is still arriving is in flight.
     location = server.client.post("/v2/obs/inflight/blobs/uploads/").headers["location"]

@@ -4,7 +4,7 @@ from dataclasses import dataclass
 
 from dockyard.core.digest import Digest, InvalidDigest
 from dockyard.core.errors import RegistryError
-from dockyard.metadata.store import MetadataStore
+from dockyard.metadata.base import Metadata
 from dockyard.services.settings import RegistrySettings
 from dockyard.services.threads import in_thread
 from dockyard.storage.base import BlobStore
@@ -32,7 +32,7 @@ def parse_digest(text: str | None) -> Digest:
 class BlobService:
     """Looks blobs up through repository links, never by digest alone."""
 
-    def __init__(self, metadata: MetadataStore, store: BlobStore, settings: RegistrySettings):
+    def __init__(self, metadata: Metadata, store: BlobStore, settings: RegistrySettings):
         self._metadata = metadata
         self._store = store
         self._settings = settings

@@ -11,7 +11,7 @@ from urllib.parse import quote
 
 from dockyard.core import mediatypes
 from dockyard.core.errors import RegistryError
-from dockyard.metadata.store import MetadataStore
+from dockyard.metadata.base import Metadata
 from dockyard.services.blobs import parse_digest
 from dockyard.services.settings import RegistrySettings
 
@@ -37,7 +37,7 @@ class ReferrersIndex:
 class ListingService:
     """Read-only listings over the metadata store."""
 
-    def __init__(self, metadata: MetadataStore, settings: RegistrySettings):
+    def __init__(self, metadata: Metadata, settings: RegistrySettings):
         self._metadata = metadata
         self._settings = settings
 

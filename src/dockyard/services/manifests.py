@@ -20,13 +20,13 @@ from dockyard.core.manifest import (
     parse_manifest,
 )
 from dockyard.core.reference import is_valid_tag
+from dockyard.metadata.base import Metadata
 from dockyard.metadata.records import (
     ManifestRecord,
     MissingReferences,
     NewManifest,
     SizeMismatch,
 )
-from dockyard.metadata.store import MetadataStore
 from dockyard.services.settings import RegistrySettings
 from dockyard.services.threads import in_thread
 from dockyard.storage.base import BlobStore
@@ -66,7 +66,7 @@ class PushedManifest:
 class ManifestService:
     """The push/pull/delete rules for manifests and tags."""
 
-    def __init__(self, metadata: MetadataStore, store: BlobStore, settings: RegistrySettings):
+    def __init__(self, metadata: Metadata, store: BlobStore, settings: RegistrySettings):
         self._metadata = metadata
         self._store = store
         self._settings = settings

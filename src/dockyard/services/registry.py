@@ -2,7 +2,7 @@
 
 from dataclasses import dataclass
 
-from dockyard.metadata.store import MetadataStore
+from dockyard.metadata.base import Metadata
 from dockyard.services.blobs import BlobService
 from dockyard.services.listing import ListingService
 from dockyard.services.manifests import ManifestService
@@ -22,7 +22,7 @@ class Registry:
     listing: ListingService
 
     @classmethod
-    def build(cls, metadata: MetadataStore, store: BlobStore,
+    def build(cls, metadata: Metadata, store: BlobStore,
               settings: RegistrySettings) -> "Registry":
         return cls(settings=settings,
                    blobs=BlobService(metadata, store, settings),

@@ -16,7 +16,7 @@ from typing import Any
 from dockyard.core.digest import Digest
 from dockyard.core.errors import RegistryError
 from dockyard.core.reference import is_valid_name
-from dockyard.metadata.store import MetadataStore
+from dockyard.metadata.base import Metadata
 from dockyard.observability.metrics import track_upload
 from dockyard.services.blobs import parse_digest
 from dockyard.services.threads import in_thread
@@ -47,7 +47,7 @@ class Chunk:
 class UploadService:
     """The push rules for blobs."""
 
-    def __init__(self, metadata: MetadataStore, store: BlobStore):
+    def __init__(self, metadata: Metadata, store: BlobStore):
         self._metadata = metadata
         self._store = store
         self._hashes: dict[tuple[str, str], _HashState] = {}

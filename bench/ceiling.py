@@ -11,7 +11,7 @@ rate that Dockyard keeps.
 
 ``GET /v2/`` answers 200 (the readiness probe of the harness).
 
-The ``Granian(...)`` settings in ``main()`` mirror those of ``dockyard.server.serve``; when
+The ``Granian(...)`` settings in ``main()`` mirror those of ``dockyard.launch.run_granian``; when
 the defaults of ``dockyard serve`` change, change them here too, or the ceiling stops being
 comparable.
 """

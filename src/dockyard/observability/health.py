@@ -32,8 +32,6 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
 
-import httpx
-
 from dockyard.config import Config
 from dockyard.config_env import split_host_port
 from dockyard.storage.layout import Layout
@@ -141,6 +139,8 @@ def http_probe(uri: str, headers: dict[str, list[str]], status: int, timeout: fl
     header_list = [(name, value) for name, values in headers.items() for value in values]
 
     def probe() -> None:
+        import httpx  # Only when an http check is configured: it weighs ~10 MiB per process.
+
         try:
             response = httpx.head(uri, headers=header_list, timeout=timeout,
                                   follow_redirects=True)

@@ -21,10 +21,15 @@ def create_engines(url: str) -> tuple[Engine, Engine]:
     database = make_url(url).database
     if database and database != ":memory:":
         Path(database).parent.mkdir(parents=True, exist_ok=True)
-    return _sqlite_engine(url, "BEGIN"), _sqlite_engine(url, "BEGIN IMMEDIATE")
+    return _sqlite_engine(url, None), _sqlite_engine(url, "BEGIN IMMEDIATE")
 
 
-def _sqlite_engine(url: str, begin_statement: str) -> Engine:
+def _sqlite_engine(url: str, begin_statement: str | None) -> Engine:
+    """An engine whose transactions start with ``begin_statement``.
+
+    With None (the read engine), no BEGIN is sent: each SELECT runs in its own implicit
+    transaction, which saves a round trip per look-up on the hot read paths.
+    """
     engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
 
     @event.listens_for(engine, "connect")
@@ -36,8 +41,9 @@ def _sqlite_engine(url: str, begin_statement: str) -> Engine:
             cursor.execute(f"PRAGMA {pragma}")
         cursor.close()
 
-    @event.listens_for(engine, "begin")
-    def _begin(connection: Any) -> None:
-        connection.exec_driver_sql(begin_statement)
+    if begin_statement is not None:
+        @event.listens_for(engine, "begin")
+        def _begin(connection: Any) -> None:
+            connection.exec_driver_sql(begin_statement)
 
     return engine

@@ -21,6 +21,7 @@ from sqlalchemy import (
     update,
 )
 
+from dockyard.metadata import queries
 from dockyard.metadata.engine import create_engines
 from dockyard.metadata.migrate import upgrade_to_head
 from dockyard.metadata.records import (
@@ -61,15 +62,13 @@ class MetadataStore:
 
     def repository_exists(self, name: str) -> bool:
         with self._read.connect() as conn:
-            return _repository_id(conn, name) is not None
+            return conn.execute(queries.REPOSITORY_ID, {"name": name}).scalar() is not None
 
     def linked_blob_size(self, repository: str, digest: str) -> int | None:
         """The blob's size if ``repository`` may reach it, else None."""
-        query = (select(blobs.c.size)
-                 .select_from(repositories.join(repository_blobs).join(blobs))
-                 .where(repositories.c.name == repository, repository_blobs.c.digest == digest))
         with self._read.connect() as conn:
-            return conn.execute(query).scalar()
+            return conn.execute(queries.LINKED_BLOB_SIZE,
+                                {"repository": repository, "digest": digest}).scalar()
 
     def link_blob(self, repository: str, digest: str, size: int) -> None:
         """Record a stored blob and let ``repository`` reach it."""
@@ -96,17 +95,9 @@ class MetadataStore:
     def get_manifest(self, repository: str, reference: str, by_digest: bool
                      ) -> ManifestRecord | None:
         """The manifest a tag or digest names in ``repository``."""
-        columns = (manifests.c.digest, manifests.c.media_type, manifests.c.size)
-        if by_digest:
-            query = (select(*columns).select_from(repositories.join(manifests))
-                     .where(repositories.c.name == repository, manifests.c.digest == reference))
-        else:
-            query = (select(*columns)
-                     .select_from(repositories.join(tags).join(
-                         manifests, manifests.c.id == tags.c.manifest_id))
-                     .where(repositories.c.name == repository, tags.c.name == reference))
+        query = queries.MANIFEST_BY_DIGEST if by_digest else queries.MANIFEST_BY_TAG
         with self._read.connect() as conn:
-            row = conn.execute(query).first()
+            row = conn.execute(query, {"repository": repository, "reference": reference}).first()
         return None if row is None else ManifestRecord(row.digest, row.media_type, row.size)
 
     def put_manifest(self, new: NewManifest) -> None:
@@ -146,22 +137,18 @@ class MetadataStore:
     def list_tags(self, repository: str, last: str | None, limit: int) -> list[str] | None:
         """Up to ``limit`` tags after ``last`` in order; None for an unknown repository."""
         with self._read.connect() as conn:
-            repository_id = _repository_id(conn, repository)
-            if repository_id is None:
+            found = list(conn.execute(queries.TAGS_PAGE, {
+                "repository": repository, "last": last or "", "limit": limit}).scalars())
+            if not found and conn.execute(queries.REPOSITORY_ID,
+                                          {"name": repository}).scalar() is None:
                 return None
-            query = select(tags.c.name).where(tags.c.repository_id == repository_id)
-            if last is not None:
-                query = query.where(tags.c.name > last)
-            query = query.order_by(tags.c.name).limit(limit)
-            return list(conn.execute(query).scalars())
+            return found
 
     def list_repositories(self, last: str | None, limit: int) -> list[str]:
         """Up to ``limit`` repository names after ``last``, in order."""
-        query = select(repositories.c.name)
-        if last is not None:
-            query = query.where(repositories.c.name > last)
         with self._read.connect() as conn:
-            return list(conn.execute(query.order_by(repositories.c.name).limit(limit)).scalars())
+            return list(conn.execute(queries.REPOSITORIES_PAGE,
+                                     {"last": last or "", "limit": limit}).scalars())
 
     def referrers(self, repository: str, subject: str) -> list[Referrer]:
         """Manifests in ``repository`` whose subject is ``subject``, oldest first."""

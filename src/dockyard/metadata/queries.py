@@ -1,0 +1,44 @@
+"""The hot read statements, built once with bind parameters.
+
+Building a ``select()`` per call cost more than running it; these constructs are made at
+import and SQLAlchemy's compiled cache does the rest. ``last=""`` means "from the start":
+every tag and repository name is non-empty and sorts after the empty string.
+"""
+
+from sqlalchemy import bindparam, select
+
+from dockyard.metadata.schema import blobs, manifests, repositories, repository_blobs, tags
+
+REPOSITORY_ID = select(repositories.c.id).where(repositories.c.name == bindparam("name"))
+
+LINKED_BLOB_SIZE = (
+    select(blobs.c.size)
+    .select_from(repositories.join(repository_blobs).join(blobs))
+    .where(repositories.c.name == bindparam("repository"),
+           repository_blobs.c.digest == bindparam("digest")))
+
+_MANIFEST_COLUMNS = (manifests.c.digest, manifests.c.media_type, manifests.c.size)
+
+MANIFEST_BY_DIGEST = (
+    select(*_MANIFEST_COLUMNS)
+    .select_from(repositories.join(manifests))
+    .where(repositories.c.name == bindparam("repository"),
+           manifests.c.digest == bindparam("reference")))
+
+MANIFEST_BY_TAG = (
+    select(*_MANIFEST_COLUMNS)
+    .select_from(repositories.join(tags).join(manifests, manifests.c.id == tags.c.manifest_id))
+    .where(repositories.c.name == bindparam("repository"), tags.c.name == bindparam("reference")))
+
+TAGS_PAGE = (
+    select(tags.c.name)
+    .select_from(repositories.join(tags))
+    .where(repositories.c.name == bindparam("repository"), tags.c.name > bindparam("last"))
+    .order_by(tags.c.name)
+    .limit(bindparam("limit")))
+
+REPOSITORIES_PAGE = (
+    select(repositories.c.name)
+    .where(repositories.c.name > bindparam("last"))
+    .order_by(repositories.c.name)
+    .limit(bindparam("limit")))

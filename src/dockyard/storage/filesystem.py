@@ -63,12 +63,12 @@ class FilesystemBlobStore:
         self.layout.repositories.mkdir(parents=True, exist_ok=True)
 
     def local_path(self, digest: Digest) -> str | None:
-        return str(self.layout.blob_data(digest))
+        return self.layout.blob_data_path(digest)
 
     async def stat(self, digest: Digest) -> int | None:
         with time_storage("Stat"):
             try:
-                return os.stat(self.layout.blob_data(digest)).st_size
+                return os.stat(self.layout.blob_data_path(digest)).st_size
             except FileNotFoundError:
                 return None
 

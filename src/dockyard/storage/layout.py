@@ -26,6 +26,7 @@ class Layout:
         self.root = root
         self.v2 = root / "docker" / "registry" / "v2"
         self.blobs = self.v2 / "blobs"
+        self._blobs_text = str(self.blobs)
         self.repositories = self.v2 / "repositories"
 
     def blob_dir(self, digest: Digest) -> Path:
@@ -35,6 +36,10 @@ class Layout:
     def blob_data(self, digest: Digest) -> Path:
         """The file holding one blob's bytes."""
         return self.blob_dir(digest) / "data"
+
+    def blob_data_path(self, digest: Digest) -> str:
+        """:meth:`blob_data` as a string, built without pathlib: it is on every blob request."""
+        return f"{self._blobs_text}/{digest.algorithm}/{digest.hex[:2]}/{digest.hex}/data"
 
     def uploads_dir(self, repository: str) -> Path:
         """Where a repository's upload sessions live."""

@@ -73,3 +73,21 @@ def test_negative_answers_are_not_cached(stores) -> None:
     assert cached.linked_blob_size("a", d(5)) is None
     store.link_blob("a", d(5), 7)  # written behind the cache's back
     assert cached.linked_blob_size("a", d(5)) == 7
+
+
+def test_tag_pages_are_cached_and_dropped_on_writes(stores, monkeypatch) -> None:
+    cached, store = stores
+    cached.put_manifest(manifest(d(1), "b"))
+    cached.put_manifest(manifest(d(1), "a"))
+    calls = []
+    real = store.list_tags
+    monkeypatch.setattr(store, "list_tags", lambda *a: calls.append(a) or real(*a))
+    assert cached.list_tags("a", None, 10) == ["a", "b"]
+    assert cached.list_tags("a", None, 10) == ["a", "b"]
+    assert len(calls) == 1
+    assert cached.list_tags("a", "a", 10) == ["b"]  # Another page is another entry.
+    cached.put_manifest(manifest(d(2), "c"))
+    assert cached.list_tags("a", None, 10) == ["a", "b", "c"]
+    cached.delete_tag("a", "a")
+    assert cached.list_tags("a", None, 10) == ["b", "c"]
+    assert cached.list_tags("nope", None, 10) is None

@@ -64,13 +64,15 @@ class CachedMetadataStore:
     def delete_tag(self, repository: str, tag: str) -> bool:
         return self._write(repository, lambda: self._store.delete_tag(repository, tag))
 
-    # Uncached reads pass through
+    # Uncached reads pass through (the catalog changes with every new repository)
 
     def repository_exists(self, name: str) -> bool:
         return self._store.repository_exists(name)
 
     def list_tags(self, repository: str, last: str | None, limit: int) -> list[str] | None:
-        return self._store.list_tags(repository, last, limit)
+        found = self._cached(repository, ("tags", f"{limit}:{last or ''}"),
+                             lambda: self._store.list_tags(repository, last, limit))
+        return None if found is None else list(found)  # A copy: callers may slice or change it.
 
     def list_repositories(self, last: str | None, limit: int) -> list[str]:
         return self._store.list_repositories(last, limit)

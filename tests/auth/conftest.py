@@ -1,6 +1,7 @@
 """Servers with auth configured: the shared factory, under the names these tests use."""
 
-from collections.abc import Callable
+import logging
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,3 +19,16 @@ def start_auth_server(tmp: Path, overrides: dict[str, Any] | None = None) -> Run
 def auth_server_factory(server_factory: Callable[..., RunningServer]
                         ) -> Callable[..., RunningServer]:
     return server_factory
+
+
+@pytest.fixture
+def dockyard_logs(caplog: pytest.LogCaptureFixture) -> Iterator[pytest.LogCaptureFixture]:
+    """caplog for ``dockyard.*`` even after ``configure_logging`` stopped propagation."""
+    logger = logging.getLogger("dockyard")
+    saved = logger.propagate
+    logger.propagate = True
+    caplog.set_level(logging.DEBUG, logger="dockyard")
+    try:
+        yield caplog
+    finally:
+        logger.propagate = saved

@@ -143,11 +143,6 @@ class Request:
         self.bytes_out += len(chunk)
         await self.send({"type": "http.response.body", "body": chunk, "more_body": more})
 
-    async def send_file(self, path: str, size: int) -> None:
-        """Send a whole file through the server (``http.response.pathsend``, zero-copy)."""
-        self.bytes_out += size
-        await self.send({"type": "http.response.pathsend", "path": path})
-
     def url_for(self, path: str) -> str:
         """An absolute URL on this registry, as the client addressed it."""
         host = self.header(b"host") or "localhost"

@@ -5,7 +5,11 @@ import and SQLAlchemy's compiled cache does the rest. ``last=""`` means "from th
 every tag and repository name is non-empty and sorts after the empty string.
 """
 
+from typing import Any
+
 from sqlalchemy import bindparam, select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from dockyard.metadata.schema import blobs, manifests, repositories, repository_blobs, tags
 
@@ -42,3 +46,24 @@ REPOSITORIES_PAGE = (
     .where(repositories.c.name > bindparam("last"))
     .order_by(repositories.c.name)
     .limit(bindparam("limit")))
+
+
+def link_statements(dialect: str) -> tuple[Any, Any, Any]:
+    """Insert-if-absent statements for a blob link: repository, blob, link.
+
+    ``ON CONFLICT DO NOTHING`` makes each one statement instead of a look-up and an insert;
+    SQLite and PostgreSQL spell it the same way in SQLAlchemy.
+    """
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    return (
+        insert(repositories).values(name=bindparam("repository"), created_at=bindparam("now"))
+        .on_conflict_do_nothing(index_elements=["name"]),
+        insert(blobs).values(digest=bindparam("digest"), size=bindparam("size"),
+                             created_at=bindparam("now"))
+        .on_conflict_do_nothing(index_elements=["digest"]),
+        insert(repository_blobs).from_select(
+            ["repository_id", "digest", "created_at"],
+            select(repositories.c.id, bindparam("digest"), bindparam("now"))
+            .where(repositories.c.name == bindparam("repository")))
+        .on_conflict_do_nothing(index_elements=["repository_id", "digest"]),
+    )

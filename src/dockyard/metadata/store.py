@@ -13,9 +13,7 @@ from sqlalchemy import (
     Connection,
     CursorResult,
     Engine,
-    and_,
     delete,
-    exists,
     insert,
     select,
     update,
@@ -47,6 +45,7 @@ class MetadataStore:
 
     def __init__(self, url: str, migrate: bool = True):
         self._read, self._write = create_engines(url)
+        self._link_statements = queries.link_statements(self._write.dialect.name)
         if migrate:
             upgrade_to_head(self._write)
 
@@ -72,12 +71,10 @@ class MetadataStore:
 
     def link_blob(self, repository: str, digest: str, size: int) -> None:
         """Record a stored blob and let ``repository`` reach it."""
-        now = time.time()
+        values = {"repository": repository, "digest": digest, "size": size, "now": time.time()}
         with self._write.begin() as conn:
-            repository_id = _ensure_repository(conn, repository, now)
-            if conn.execute(select(blobs.c.size).where(blobs.c.digest == digest)).first() is None:
-                conn.execute(insert(blobs).values(digest=digest, size=size, created_at=now))
-            _link(conn, repository_id, digest, now)
+            for statement in self._link_statements:
+                conn.execute(statement, values)
 
     def unlink_blob(self, repository: str, digest: str) -> bool:
         """Remove ``repository``'s link to a blob; False when there was none."""
@@ -179,15 +176,6 @@ def _inserted_id(result: CursorResult[Any]) -> int:
     key = result.inserted_primary_key
     assert key is not None
     return int(key[0])
-
-
-def _link(conn: Connection, repository_id: int, digest: str, now: float) -> None:
-    linked = conn.execute(select(exists().where(and_(
-        repository_blobs.c.repository_id == repository_id,
-        repository_blobs.c.digest == digest)))).scalar()
-    if not linked:
-        conn.execute(insert(repository_blobs).values(
-            repository_id=repository_id, digest=digest, created_at=now))
 
 
 def _check_references(conn: Connection, repository_id: int, new: NewManifest) -> None:

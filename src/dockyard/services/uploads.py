@@ -22,6 +22,7 @@ from dockyard.services.blobs import parse_digest
 from dockyard.services.threads import in_thread
 from dockyard.storage.base import BlobStore, UploadWriter
 
+MAX_TRACKED_SESSIONS = 4096
 _UPLOAD_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.ASCII)
 _CONTENT_RANGE = re.compile(r"(?:bytes[ =])?([0-9]{1,19})-([0-9]{1,19})(?:/(?:[0-9]{1,19}|\*))?",
                             re.ASCII)
@@ -57,7 +58,7 @@ class UploadService:
         """Open a session; returns its id."""
         upload_id = str(uuid.uuid4())
         await self._store.create_upload(repository, upload_id)
-        self._hashes[(repository, upload_id)] = _HashState(Digest("sha256", "").hasher(), 0)
+        self._remember_hash(repository, upload_id, _HashState(Digest("sha256", "").hasher(), 0))
         return upload_id
 
     async def size(self, repository: str, upload_id: str) -> int:
@@ -178,7 +179,7 @@ class UploadService:
             return state
         if size == 0:
             state = _HashState(Digest("sha256", "").hasher(), 0)
-            self._hashes[(repository, upload_id)] = state
+            self._remember_hash(repository, upload_id, state)
             return state
         self._hashes.pop((repository, upload_id), None)
         return None
@@ -201,8 +202,20 @@ class UploadService:
         self._hashes.pop((repository, upload_id), None)
         self._locks.pop((repository, upload_id), None)
 
+    def _remember_hash(self, repository: str, upload_id: str, state: _HashState) -> None:
+        """Keep a session's running hash; abandoned sessions must not grow this forever.
+
+        Dropping a state is always safe: the session is then re-hashed from disk at the end.
+        """
+        if len(self._hashes) >= MAX_TRACKED_SESSIONS:
+            del self._hashes[next(iter(self._hashes))]
+        self._hashes[(repository, upload_id)] = state
+
     def _lock(self, repository: str, upload_id: str) -> asyncio.Lock:
         self._check_id(upload_id)
+        if len(self._locks) >= MAX_TRACKED_SESSIONS:
+            for key in [k for k, lock in self._locks.items() if not lock.locked()]:
+                del self._locks[key]
         return self._locks.setdefault((repository, upload_id), asyncio.Lock())
 
     @staticmethod

@@ -14,6 +14,7 @@ from dockyard.api.registry.router import route
 from dockyard.auth import build_access_controller
 from dockyard.config import Config
 from dockyard.core.errors import RegistryError
+from dockyard.core.immutability import ImmutableTagRule
 from dockyard.maintenance import purge_uploads_forever
 from dockyard.metadata.base import Metadata
 from dockyard.metadata.cached import CachedMetadataStore
@@ -41,7 +42,9 @@ class DockyardApp:
             delete_enabled=storage.delete.enabled,
             read_only=storage.maintenance.readonly.enabled,
             max_tags_page=config.tags.maxtags,
-            max_catalog_page=config.catalog.maxentries))
+            max_catalog_page=config.catalog.maxentries,
+            immutable_tags=tuple(ImmutableTagRule(rule.repositories, rule.tags)
+                                 for rule in config.dockyard.immutability)))
         self.events = build_event_sink(config)
         self.context = Context(self.registry, build_access_controller(config), self.events,
                                read_only=storage.maintenance.readonly.enabled)

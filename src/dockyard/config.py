@@ -371,10 +371,21 @@ class MetadataConfig(_Section):
         return value or None
 
 
+class ImmutabilityRule(_Section):
+    """Tags matching ``tags`` in repositories matching ``repositories`` never move or go.
+
+    Both are shell-style globs (``*`` also crosses ``/``), e.g. ``prod/**`` and ``v*``.
+    """
+
+    repositories: str
+    tags: str
+
+
 class DockyardConfig(_Section):
     """Settings that only Dockyard reads; Distribution ignores this section."""
 
     metadata: MetadataConfig = Field(default_factory=MetadataConfig)
+    immutability: list[ImmutabilityRule] = Field(default_factory=list)
 
 
 # --------------------------------------------------------------------- config

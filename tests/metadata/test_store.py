@@ -101,3 +101,17 @@ def test_concurrent_writers_do_not_lose_tags(store: MetadataStore) -> None:
         thread.join()
     assert errors == []
     assert len(store.list_tags("a", None, 1000) or []) == 80
+
+
+def test_an_immutable_tag_cannot_move_inside_the_put(store: MetadataStore) -> None:
+    from dataclasses import replace
+
+    from dockyard.metadata.records import TagImmutable
+
+    store.put_manifest(replace(manifest("a", d(1), "v1"), tag_immutable=True))
+    store.put_manifest(replace(manifest("a", d(1), "v1"), tag_immutable=True))  # same: fine
+    with pytest.raises(TagImmutable):
+        store.put_manifest(replace(manifest("a", d(2), "v1"), tag_immutable=True))
+    record = store.get_manifest("a", "v1", by_digest=False)
+    assert record is not None and record.digest == d(1)
+    assert store.manifest_tags("a", d(1)) == ["v1"]

@@ -77,6 +77,9 @@ class CachedMetadataStore:
     def list_repositories(self, last: str | None, limit: int) -> list[str]:
         return self._store.list_repositories(last, limit)
 
+    def manifest_tags(self, repository: str, digest: str) -> list[str]:
+        return self._store.manifest_tags(repository, digest)
+
     def referrers(self, repository: str, subject: str) -> list[Referrer]:
         return self._store.referrers(repository, subject)
 

@@ -34,6 +34,13 @@ MANIFEST_BY_TAG = (
     .select_from(repositories.join(tags).join(manifests, manifests.c.id == tags.c.manifest_id))
     .where(repositories.c.name == bindparam("repository"), tags.c.name == bindparam("reference")))
 
+MANIFEST_TAGS = (
+    select(tags.c.name)
+    .select_from(repositories.join(tags).join(manifests, manifests.c.id == tags.c.manifest_id))
+    .where(repositories.c.name == bindparam("repository"),
+           manifests.c.digest == bindparam("digest"))
+    .order_by(tags.c.name))
+
 TAGS_PAGE = (
     select(tags.c.name)
     .select_from(repositories.join(tags))

@@ -38,6 +38,15 @@ class NewManifest:
     child_digests: tuple[str, ...]
     tag: str | None
     declared_sizes: tuple[tuple[str, int], ...] = ()
+    tag_immutable: bool = False
+
+
+class TagImmutable(Exception):
+    """The tag is protected and already names another manifest."""
+
+    def __init__(self, tag: str, current: str):
+        self.tag, self.current = tag, current
+        super().__init__(f"tag {tag} already names {current}")
 
 
 class SizeMismatch(Exception):

@@ -28,6 +28,7 @@ from dockyard.metadata.records import (
     NewManifest,
     Referrer,
     SizeMismatch,
+    TagImmutable,
 )
 from dockyard.metadata.schema import (
     blobs,
@@ -109,7 +110,15 @@ class MetadataStore:
                 conn.execute(insert(blobs).values(digest=new.digest, size=new.size,
                                                   created_at=now))
             if new.tag is not None:
+                if new.tag_immutable:
+                    _refuse_moving(conn, repository_id, new.tag, new.digest)
                 _set_tag(conn, repository_id, new.tag, manifest_id, now)
+
+    def manifest_tags(self, repository: str, digest: str) -> list[str]:
+        """The tags of ``repository`` that name the manifest ``digest``."""
+        with self._read.connect() as conn:
+            return list(conn.execute(queries.MANIFEST_TAGS,
+                                     {"repository": repository, "digest": digest}).scalars())
 
     def delete_manifest(self, repository: str, digest: str) -> bool:
         """Remove a manifest and every tag on it; False when the repository lacks it."""
@@ -218,6 +227,16 @@ def _upsert_manifest(conn: Connection, repository_id: int, new: NewManifest, now
         conn.execute(insert(manifest_children), [
             {"manifest_id": manifest_id, "child_digest": d} for d in set(new.child_digests)])
     return manifest_id
+
+
+def _refuse_moving(conn: Connection, repository_id: int, tag: str, digest: str) -> None:
+    """Inside the put's transaction, so no interleaving can move a protected tag."""
+    current = conn.execute(
+        select(manifests.c.digest).select_from(tags.join(
+            manifests, manifests.c.id == tags.c.manifest_id))
+        .where(tags.c.repository_id == repository_id, tags.c.name == tag)).scalar()
+    if current is not None and current != digest:
+        raise TagImmutable(tag, current)
 
 
 def _set_tag(conn: Connection, repository_id: int, tag: str, manifest_id: int,

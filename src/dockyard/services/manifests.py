@@ -6,11 +6,12 @@ child manifest it references, so no tag can point at content the repository lack
 """
 
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from dockyard.core import mediatypes
 from dockyard.core.digest import Digest, InvalidDigest
 from dockyard.core.errors import RegistryError
+from dockyard.core.immutability import ImmutableTagRule, protecting_rule
 from dockyard.core.manifest import (
     MAX_MANIFEST_BYTES,
     ManifestDigestMismatch,
@@ -26,6 +27,7 @@ from dockyard.metadata.records import (
     MissingReferences,
     NewManifest,
     SizeMismatch,
+    TagImmutable,
 )
 from dockyard.services.settings import RegistrySettings
 from dockyard.services.threads import in_thread
@@ -83,9 +85,15 @@ class ManifestService:
         parsed = _parse(body, content_type, reference)
         digest = Digest.parse(parsed.digest)
         await self._store.put(digest, body)
+        rule = None if reference.digest is not None else self._protecting(repository,
+                                                                           reference.text)
+        new = replace(_new_manifest(repository, parsed, reference), tag_immutable=rule is not None)
         try:
-            await in_thread(self._metadata.put_manifest, _new_manifest(repository, parsed,
-                                                                      reference))
+            await in_thread(self._metadata.put_manifest, new)
+        except TagImmutable as immutable:
+            raise RegistryError("DENIED", f"tag {immutable.tag} of {repository} is immutable "
+                                f"(rule: {rule}); it already names {immutable.current}",
+                                detail={"tag": immutable.tag, "rule": str(rule)}) from None
         except MissingReferences as missing:
             raise RegistryError("MANIFEST_BLOB_UNKNOWN", _missing_message(missing), detail={
                 "blobs": missing.blobs, "manifests": missing.manifests}) from None
@@ -129,12 +137,23 @@ class ManifestService:
         if not self._settings.delete_enabled:
             raise RegistryError("UNSUPPORTED", "deletes are disabled (storage.delete.enabled)")
         reference = Reference.parse(reference_text)
+        tags = ([reference.text] if reference.digest is None
+                else self._metadata.manifest_tags(repository, reference.text))
+        for tag in tags:
+            rule = self._protecting(repository, tag)
+            if rule is not None:
+                raise RegistryError("DENIED", f"tag {tag} of {repository} is immutable "
+                                    f"(rule: {rule}) and cannot be deleted",
+                                    detail={"tag": tag, "rule": str(rule)})
         if reference.digest is not None:
             deleted = await in_thread(self._metadata.delete_manifest, repository, reference.text)
         else:
             deleted = await in_thread(self._metadata.delete_tag, repository, reference.text)
         if not deleted:
             raise RegistryError("MANIFEST_UNKNOWN", detail={"reference": reference.text})
+
+    def _protecting(self, repository: str, tag: str) -> ImmutableTagRule | None:
+        return protecting_rule(self._settings.immutable_tags, repository, tag)
 
     def _remember(self, digest: str, body: bytes) -> None:
         if digest in self._bodies or len(body) > BODY_CACHE_BYTES // 16:

@@ -2,6 +2,8 @@
 
 from dataclasses import dataclass
 
+from dockyard.core.immutability import ImmutableTagRule
+
 
 @dataclass(frozen=True, slots=True)
 class RegistrySettings:
@@ -11,3 +13,4 @@ class RegistrySettings:
     read_only: bool = False
     max_tags_page: int = 1000
     max_catalog_page: int = 1000
+    immutable_tags: tuple[ImmutableTagRule, ...] = ()

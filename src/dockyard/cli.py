@@ -51,6 +51,20 @@ def garbage_collect(
                                          force=force))
 
 
+@app.command("scrub")
+def scrub_command(
+    config: Annotated[Path | None, typer.Argument(help="config.yml of the registry")] = None,
+    report_only: Annotated[bool, typer.Option(
+        "--report-only", help="report corrupt blobs, move nothing")] = False,
+) -> None:
+    """Re-hash every blob and manifest; quarantine corrupt ones; exit 1 when any is found."""
+    from dockyard.integrity.scrub import scrub
+
+    report = scrub(_load(config), quarantine=not report_only, say=typer.echo)
+    if not report.clean:
+        raise typer.Exit(1)
+
+
 @app.command("import")
 def import_tree(
     config: Annotated[Path | None, typer.Argument(help="config.yml of the registry")] = None,

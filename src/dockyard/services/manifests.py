@@ -5,6 +5,7 @@ the metadata transaction that makes them visible; the same transaction checks ev
 child manifest it references, so no tag can point at content the repository lacks.
 """
 
+import logging
 from collections import OrderedDict
 from dataclasses import dataclass, replace
 
@@ -34,6 +35,7 @@ from dockyard.services.threads import in_thread
 from dockyard.storage.base import BlobStore
 
 BODY_CACHE_BYTES = 32 * 1024 * 1024
+log = logging.getLogger("dockyard.manifests")
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,9 +128,13 @@ class ManifestService:
         if cached is not None:
             self._bodies.move_to_end(record.digest)
             return cached
-        body = await self._store.read_all(Digest.parse(record.digest), MAX_MANIFEST_BYTES)
+        digest = Digest.parse(record.digest)
+        body = await self._store.read_all(digest, MAX_MANIFEST_BYTES)
         if body is None:
             raise RegistryError("MANIFEST_UNKNOWN", "manifest bytes are missing from storage")
+        if Digest.of_bytes(body, digest.algorithm) != digest:  # Never serve corrupt bytes.
+            log.error("stored manifest does not hash to its digest", extra={"digest": str(digest)})
+            raise RegistryError("MANIFEST_UNKNOWN", "stored manifest is corrupt; push it again")
         self._remember(record.digest, body)
         return body
 

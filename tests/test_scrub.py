@@ -67,3 +67,27 @@ def test_a_corrupt_manifest_is_not_served(server_factory: Callable[..., RunningS
     assert response.status_code == 404
     assert response.json()["errors"][0]["code"] == "MANIFEST_UNKNOWN"
     assert run_scrub(second).returncode == 1
+
+
+def test_a_corrupt_layer_is_never_served_complete(server_factory: Callable[..., RunningServer]
+                                                  ) -> None:
+    import httpx
+    import pytest
+
+    server = server_factory()
+    client = server.client
+    data = bytes(range(256)) * 12_000  # about 3 MiB: several read chunks
+    digest = push_blob(client, "rot/app", data)
+    flip_a_byte(blob_file(server.root, digest))  # rots before its first serve
+
+    try:
+        response = client.get(f"/v2/rot/app/blobs/{digest}")
+    except httpx.HTTPError:
+        pass  # A broken transfer: the client knows it did not get the blob.
+    else:
+        pytest.fail(f"a corrupt blob was served whole: {response.status_code}, "
+                    f"{digest_of(response.content)}")
+    assert client.head(f"/v2/rot/app/blobs/{digest}").status_code == 404
+
+    assert push_blob(client, "rot/app", data) == digest  # the re-push heals it
+    assert client.get(f"/v2/rot/app/blobs/{digest}").content == data

@@ -157,12 +157,11 @@ class FilesystemBlobStore:
         target = self.layout.blob_data(digest)
         with open(source, "rb+") as handle:
             os.fsync(handle.fileno())
-        if target.exists():
-            source.unlink()  # Same digest, same verified bytes: the stored copy stands.
-        else:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(source, target)
-            _fsync_directory(target.parent)
+        # Replace even an existing copy: the new bytes were just verified, the old ones may
+        # have rotted since (this is how a re-push heals a corrupt blob).
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(source, target)
+        _fsync_directory(target.parent)
         shutil.rmtree(self.layout.upload_dir(repository, upload_id), ignore_errors=True)
 
     async def delete_upload(self, repository: str, upload_id: str) -> bool:

@@ -60,6 +60,8 @@ def _chunk(request: Request, ranged: bool) -> Chunk:
 
 async def _created(request: Request, ctx: Context, name: str, digest: Digest, action: str,
                    source: str | None = None) -> None:
+    if action == "push":  # Verified bytes just landed; a mount brings none.
+        ctx.registry.blobs.forget_corruption(digest)
     path = f"/v2/{name}/blobs/{digest}"
     await request.respond(201, [(b"location", path.encode()),
                                 (b"docker-content-digest", str(digest).encode())])

@@ -1,5 +1,6 @@
 """Fixtures that start a real Dockyard server (``python -m dockyard serve``) on loopback."""
 
+import contextlib
 import os
 import signal
 import socket
@@ -45,6 +46,7 @@ class RunningServer:
         return self.log_path.read_text(errors="replace")
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 20) -> int:
+        """Stop the server; its workers go too (they share its process group)."""
         self.client.close()
         if self.process.poll() is None:
             self.process.send_signal(sig)
@@ -53,6 +55,8 @@ class RunningServer:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)  # Any worker left behind.
         return int(self.process.returncode)
 
 
@@ -82,7 +86,8 @@ def start_server(tmp: Path, overrides: dict[str, Any] | None = None,
     environment.update(env or {})
     with open(log_path, "wb") as log:
         process = subprocess.Popen([sys.executable, "-m", "dockyard", "serve", str(config_path)],
-                                   stdout=log, stderr=subprocess.STDOUT, env=environment)
+                                   stdout=log, stderr=subprocess.STDOUT, env=environment,
+                                   start_new_session=True)
     server = RunningServer(process, f"{scheme}://127.0.0.1:{port}", tmp / "data", config_path,
                            log_path, verify)
     _wait_until_up(server)

@@ -259,15 +259,19 @@ def _import_repository(store: MetadataStore, layout: Layout, name: str) -> _Repo
     return result
 
 
+def _link_digests(directory: Path, what: str, result: _RepositoryResult) -> Iterator[Digest]:
+    """The digests named by the link files under ``directory``; bad ones are reported."""
+    for _path_digest, text in _links(directory):
+        try:
+            yield Digest.parse(text)
+        except InvalidDigest:
+            result.skipped.append(f"{what} with invalid digest {text[:80]!r}")
+
+
 def _blob_links(layout: Layout, name: str, result: _RepositoryResult) -> dict[str, int]:
     """Digest -> size of every ``_layers`` link whose blob data exists."""
     sizes: dict[str, int] = {}
-    for _path_digest, text in _links(layer_links_dir(layout, name)):
-        try:
-            digest = Digest.parse(text)
-        except InvalidDigest:
-            result.skipped.append(f"{name}: blob link with invalid digest {text[:80]!r}")
-            continue
+    for digest in _link_digests(layer_links_dir(layout, name), f"{name}: blob link", result):
         try:
             sizes[str(digest)] = os.stat(layout.blob_data(digest)).st_size
         except FileNotFoundError:
@@ -310,12 +314,8 @@ def _link_blobs(conn: Connection, name: str, sizes: dict[str, int]) -> tuple[boo
 def _revisions(layout: Layout, name: str, result: _RepositoryResult) -> dict[str, NewManifest]:
     """Every revision whose bytes exist and parse, as the NewManifest a push would record."""
     parsed: dict[str, NewManifest] = {}
-    for _path_digest, text in _links(revision_links_dir(layout, name)):
-        try:
-            digest = Digest.parse(text)
-        except InvalidDigest:
-            result.skipped.append(f"{name}: revision link with invalid digest {text[:80]!r}")
-            continue
+    for digest in _link_digests(revision_links_dir(layout, name), f"{name}: revision link",
+                                result):
         try:
             with open(layout.blob_data(digest), "rb") as handle:
                 body = handle.read(MAX_MANIFEST_BYTES + 1)

@@ -18,6 +18,7 @@ from dockyard.core.immutability import ImmutableTagRule
 from dockyard.maintenance import purge_uploads_forever
 from dockyard.metadata.base import Metadata
 from dockyard.metadata.cached import CachedMetadataStore
+from dockyard.metadata.generation import change_marker
 from dockyard.metadata.store import MetadataStore
 from dockyard.notifications import build_event_sink
 from dockyard.observability import build_health, build_observer
@@ -35,7 +36,8 @@ class DockyardApp:
     def __init__(self, config: Config, migrate: bool = True, cache: bool = True):
         self.config = config
         store = MetadataStore(config.metadata_url, migrate=migrate)
-        self.metadata: Metadata = CachedMetadataStore(store) if cache else store
+        self.metadata: Metadata = (
+            CachedMetadataStore(store, change_marker(config.root_directory)) if cache else store)
         self.store = FilesystemBlobStore(config.root_directory)
         storage = config.storage
         self.registry = Registry.build(self.metadata, self.store, RegistrySettings(

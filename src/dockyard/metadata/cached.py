@@ -8,7 +8,10 @@ closes the race in which a read that started before a write would store the old 
 the write's invalidation.
 
 The cache is exact only when this process makes every write, so ``dockyard serve`` enables it
-with a single worker and passes the store through unchanged otherwise.
+with a single worker and passes the store through unchanged otherwise. Writers that bypass it
+(another process, or background work using the store directly) bump a
+:class:`~dockyard.metadata.generation.ChangeMarker`, and the cache drops everything when the
+marker moved.
 """
 
 import threading
@@ -16,6 +19,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from dockyard.metadata.generation import ChangeMarker
 from dockyard.metadata.records import ManifestRecord, NewManifest, Referrer
 from dockyard.metadata.store import MetadataStore
 from dockyard.observability.metrics import cache_hit, cache_miss
@@ -28,8 +32,11 @@ MAX_ENTRIES_PER_REPOSITORY = 4096
 class CachedMetadataStore:
     """:class:`MetadataStore` with cached reads; the same methods, the same answers."""
 
-    def __init__(self, store: MetadataStore):
+    def __init__(self, store: MetadataStore, marker: ChangeMarker | None = None):
         self._store = store
+        self._marker = marker
+        self._stamp = marker.stamp() if marker is not None else None
+        self._epoch = 0
         self._entries: OrderedDict[str, dict[tuple[str, str], Any]] = OrderedDict()
         self._generation: dict[str, int] = {}
         self._writing: dict[str, int] = {}
@@ -87,7 +94,10 @@ class CachedMetadataStore:
         self._store.close()
 
     def _cached(self, repository: str, key: tuple[str, str], load: Callable[[], T]) -> T:
+        if self._marker is not None:
+            self._notice_outside_writes(self._marker)
         with self._lock:
+            epoch = self._epoch
             entries = self._entries.get(repository)
             if entries is not None and key in entries:
                 self._entries.move_to_end(repository)
@@ -99,10 +109,18 @@ class CachedMetadataStore:
         if value is None:
             return value
         with self._lock:
-            if self._generation.get(repository, 0) == generation and \
-                    not self._writing.get(repository):
+            if self._generation.get(repository, 0) == generation and self._epoch == epoch \
+                    and not self._writing.get(repository):
                 self._store_entry(repository, key, value)
         return value
+
+    def _notice_outside_writes(self, marker: ChangeMarker) -> None:
+        stamp = marker.stamp()
+        if stamp != self._stamp:
+            with self._lock:
+                self._stamp = stamp
+                self._epoch += 1
+                self._entries.clear()
 
     def _store_entry(self, repository: str, key: tuple[str, str], value: Any) -> None:
         entries = self._entries.setdefault(repository, {})

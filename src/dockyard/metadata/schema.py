@@ -87,3 +87,51 @@ tags = Table(
     Column("updated_at", Float, nullable=False),
     Index("ix_tags_manifest", "manifest_id"),
 )
+
+# Retention (migration 0004). Pull times are flushed in batches by each serving process;
+# ``reference`` is a tag name or a digest (tags never contain ':', digests always do).
+pull_times = Table(
+    "pull_times", metadata,
+    Column("repository_id", Integer, ForeignKey("repositories.id", ondelete="CASCADE"),
+           primary_key=True),
+    Column("reference", String(135), primary_key=True),
+    Column("pulled_at", Float, nullable=False),
+)
+
+retention_runs = Table(
+    "retention_runs", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("started_at", Float, nullable=False),
+    Column("finished_at", Float),
+    Column("dry_run", Integer, nullable=False),
+    Column("trigger", String(16), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("tags_deleted", Integer, nullable=False, default=0),
+    Column("tags_kept", Integer, nullable=False, default=0),
+    Column("manifests_deleted", Integer, nullable=False, default=0),
+    Column("error", Text),
+)
+
+retention_deletions = Table(
+    "retention_deletions", metadata,
+    Column("run_id", Integer, ForeignKey("retention_runs.id", ondelete="CASCADE"),
+           primary_key=True),
+    Column("position", Integer, primary_key=True),
+    Column("repository", String(255), nullable=False),
+    Column("tag", String(128)),
+    Column("digest", String(135), nullable=False),
+)
+
+# Online garbage collection (dockyard.gc.online): objects a change may have orphaned, waiting
+# for the collector's re-check. ``kind`` is ``manifest`` or ``link`` (per repository), ``blob``
+# (global, repository_id 0), or ``file`` (the blob's row is gone, its bytes are not yet).
+gc_review_queue = Table(
+    "gc_review_queue", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("kind", String(16), nullable=False),
+    Column("repository_id", Integer, nullable=False),
+    Column("digest", String(135), nullable=False),
+    Column("queued_at", Float, nullable=False),
+    UniqueConstraint("kind", "repository_id", "digest", name="uq_gc_review_object"),
+    Index("ix_gc_review_due", "queued_at"),
+)

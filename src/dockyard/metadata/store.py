@@ -19,13 +19,14 @@ from sqlalchemy import (
     update,
 )
 
-from dockyard.metadata import queries
+from dockyard.metadata import queries, review_queries
 from dockyard.metadata.engine import create_engines
 from dockyard.metadata.migrate import upgrade_to_head
 from dockyard.metadata.records import (
     ManifestRecord,
     MissingReferences,
     NewManifest,
+    QuotaExceeded,
     Referrer,
     SizeMismatch,
     TagImmutable,
@@ -39,6 +40,7 @@ from dockyard.metadata.schema import (
     repository_blobs,
     tags,
 )
+from dockyard.quota.usage import check_room
 
 
 class MetadataStore:
@@ -47,6 +49,7 @@ class MetadataStore:
     def __init__(self, url: str, migrate: bool = True):
         self._read, self._write = create_engines(url)
         self._link_statements = queries.link_statements(self._write.dialect.name)
+        self._queue_link = review_queries.link_queue_statement(self._write.dialect.name)
         if migrate:
             upgrade_to_head(self._write)
 
@@ -70,12 +73,26 @@ class MetadataStore:
             return conn.execute(queries.LINKED_BLOB_SIZE,
                                 {"repository": repository, "digest": digest}).scalar()
 
-    def link_blob(self, repository: str, digest: str, size: int) -> None:
-        """Record a stored blob and let ``repository`` reach it."""
+    def link_blob(self, repository: str, digest: str, size: int,
+                  quota: int | None = None) -> None:
+        """Record a stored blob and let ``repository`` reach it.
+
+        With a ``quota`` (bytes), raise QuotaExceeded first, inside the same transaction,
+        when the blob is new to the namespace and would take it over the limit.
+        """
         values = {"repository": repository, "digest": digest, "size": size, "now": time.time()}
         with self._write.begin() as conn:
+            if quota is not None:
+                check_room(conn, repository, digest, size, quota)
             for statement in self._link_statements:
                 conn.execute(statement, values)
+            conn.execute(self._queue_link, values)  # Never referenced? Reviewed after the delay.
+
+    def check_quota(self, repository: str, digest: str, size: int, quota: int) -> None:
+        """QuotaExceeded if recording ``digest`` now would pass ``quota``; a read-only early
+        check, so a refused upload is dropped before its bytes are moved into place."""
+        with self._read.connect() as conn:
+            check_room(conn, repository, digest, size, quota)
 
     def unlink_blob(self, repository: str, digest: str) -> bool:
         """Remove ``repository``'s link to a blob; False when there was none."""
@@ -86,6 +103,9 @@ class MetadataStore:
             result = conn.execute(delete(repository_blobs).where(
                 repository_blobs.c.repository_id == repository_id,
                 repository_blobs.c.digest == digest))
+            if result.rowcount > 0:
+                review_queries.queue(conn, review_queries.BLOB, review_queries.GLOBAL, [digest],
+                                     time.time())
             return result.rowcount > 0
 
     # Manifests and tags
@@ -104,6 +124,8 @@ class MetadataStore:
         with self._write.begin() as conn:
             repository_id = _ensure_repository(conn, new.repository, now)
             _check_references(conn, repository_id, new)
+            if new.quota is not None:
+                check_room(conn, new.repository, new.digest, new.size, new.quota)
             manifest_id = _upsert_manifest(conn, repository_id, new, now)
             if conn.execute(select(blobs.c.digest).where(blobs.c.digest == new.digest)).first() \
                     is None:
@@ -112,7 +134,12 @@ class MetadataStore:
             if new.tag is not None:
                 if new.tag_immutable:
                     _refuse_moving(conn, repository_id, new.tag, new.digest)
+                review_queries.queue_tag_target(conn, repository_id, new.tag, now,
+                                                unless=new.digest)  # The image it moves off.
                 _set_tag(conn, repository_id, new.tag, manifest_id, now)
+            else:  # Pushed by digest: untagged unless an index or subject keeps it.
+                review_queries.queue(conn, review_queries.MANIFEST, repository_id,
+                                     [new.digest], now)
 
     def manifest_tags(self, repository: str, digest: str) -> list[str]:
         """The tags of ``repository`` that name the manifest ``digest``."""
@@ -123,6 +150,7 @@ class MetadataStore:
     def delete_manifest(self, repository: str, digest: str) -> bool:
         """Remove a manifest and every tag on it; False when the repository lacks it."""
         with self._write.begin() as conn:
+            review_queries.queue_deleted_manifests(conn, repository, digest, time.time())
             result = conn.execute(delete(manifests).where(
                 manifests.c.digest == digest,
                 manifests.c.repository_id == select(repositories.c.id).where(
@@ -132,6 +160,7 @@ class MetadataStore:
     def delete_tag(self, repository: str, tag: str) -> bool:
         """Remove one tag, leaving its manifest; False when there was no such tag."""
         with self._write.begin() as conn:
+            review_queries.queue_deleted_tag(conn, repository, tag, time.time())
             result = conn.execute(delete(tags).where(
                 tags.c.name == tag,
                 tags.c.repository_id == select(repositories.c.id).where(
@@ -249,4 +278,4 @@ def _set_tag(conn: Connection, repository_id: int, tag: str, manifest_id: int,
                                          manifest_id=manifest_id, updated_at=now))
 
 
-__all__ = ["MetadataStore", "MissingReferences"]
+__all__ = ["MetadataStore", "MissingReferences", "QuotaExceeded"]

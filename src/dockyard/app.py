@@ -22,6 +22,7 @@ from dockyard.metadata.generation import change_marker
 from dockyard.metadata.store import MetadataStore
 from dockyard.notifications import build_event_sink
 from dockyard.observability import build_health, build_observer
+from dockyard.retention.background import RetentionBackground
 from dockyard.services.registry import Registry
 from dockyard.services.settings import RegistrySettings
 from dockyard.storage.filesystem import FilesystemBlobStore
@@ -46,7 +47,10 @@ class DockyardApp:
             max_tags_page=config.tags.maxtags,
             max_catalog_page=config.catalog.maxentries,
             immutable_tags=tuple(ImmutableTagRule(rule.repositories, rule.tags)
-                                 for rule in config.dockyard.immutability)))
+                                 for rule in config.dockyard.immutability),
+            quotas=config.dockyard.quotas.limits()))
+        self.retention = RetentionBackground(config, store.write_engine, self.metadata)
+        self.registry.manifests.on_pull = self.retention.pulls.record
         self.events = build_event_sink(config)
         self.context = Context(self.registry, build_access_controller(config), self.events,
                                read_only=storage.maintenance.readonly.enabled)
@@ -123,6 +127,7 @@ class DockyardApp:
         start_events = getattr(self.events, "start", None)
         if start_events is not None:
             start_events()
+        self.retention.start()
         purging = self.config.storage.maintenance.uploadpurging
         if purging.enabled:
             self._tasks.append(asyncio.create_task(purge_uploads_forever(
@@ -135,6 +140,7 @@ class DockyardApp:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks.clear()
+        await self.retention.stop()
         await self.health.stop()
         stop_events = getattr(self.events, "stop", None)
         if stop_events is not None:

@@ -7,12 +7,16 @@ import typer
 import yaml
 
 from dockyard.config import ConfigError, load_config
+from dockyard.quota.command import register as register_quota
+from dockyard.retention.command import app as retention_app
 
 app = typer.Typer(help="Dockyard, a self-hosted container image registry.",
                   no_args_is_help=True, add_completion=False,
                   pretty_exceptions_enable=False)
 config_app = typer.Typer(help="Inspect configuration files.", no_args_is_help=True)
 app.add_typer(config_app, name="config")
+app.add_typer(retention_app, name="retention")
+register_quota(app)
 
 
 @app.command()

@@ -47,6 +47,7 @@ from dockyard.config_env import (
     yaml_load,
     yaml_text,
 )
+from dockyard.quota.settings import QuotaConfig
 
 __all__ = [
     "Config",
@@ -386,6 +387,7 @@ class DockyardConfig(_Section):
 
     metadata: MetadataConfig = Field(default_factory=MetadataConfig)
     immutability: list[ImmutabilityRule] = Field(default_factory=list)
+    quotas: QuotaConfig = Field(default_factory=QuotaConfig)
 
 
 # --------------------------------------------------------------------- config

@@ -56,8 +56,9 @@ class CachedMetadataStore:
 
     # Writes, each dropping what it may have changed
 
-    def link_blob(self, repository: str, digest: str, size: int) -> None:
-        self._write(repository, lambda: self._store.link_blob(repository, digest, size))
+    def link_blob(self, repository: str, digest: str, size: int,
+                  quota: int | None = None) -> None:
+        self._write(repository, lambda: self._store.link_blob(repository, digest, size, quota))
 
     def unlink_blob(self, repository: str, digest: str) -> bool:
         return self._write(repository, lambda: self._store.unlink_blob(repository, digest))
@@ -83,6 +84,9 @@ class CachedMetadataStore:
 
     def list_repositories(self, last: str | None, limit: int) -> list[str]:
         return self._store.list_repositories(last, limit)
+
+    def check_quota(self, repository: str, digest: str, size: int, quota: int) -> None:
+        self._store.check_quota(repository, digest, size, quota)
 
     def manifest_tags(self, repository: str, digest: str) -> list[str]:
         return self._store.manifest_tags(repository, digest)

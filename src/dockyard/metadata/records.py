@@ -39,6 +39,7 @@ class NewManifest:
     tag: str | None
     declared_sizes: tuple[tuple[str, int], ...] = ()
     tag_immutable: bool = False
+    quota: int | None = None  # The namespace's limit in bytes, checked in the transaction.
 
 
 class TagImmutable(Exception):
@@ -64,3 +65,11 @@ class MissingReferences(Exception):
         self.blobs = blobs
         self.manifests = manifests
         super().__init__(f"missing blobs {blobs}, missing manifests {manifests}")
+
+
+class QuotaExceeded(Exception):
+    """Recording a blob or manifest new to its namespace would pass the namespace's quota."""
+
+    def __init__(self, namespace: str, used: int, adding: int, limit: int):
+        self.namespace, self.used, self.adding, self.limit = namespace, used, adding, limit
+        super().__init__(f"namespace {namespace}: {used} + {adding} > {limit} bytes")

@@ -135,3 +135,21 @@ gc_review_queue = Table(
     UniqueConstraint("kind", "repository_id", "digest", name="uq_gc_review_object"),
     Index("ix_gc_review_due", "queued_at"),
 )
+
+# Quotas (dockyard.quota): the distinct digests each namespace (first component of a
+# repository name) reaches, with how many link or manifest rows hold each, and their sum.
+# Kept by the triggers of migration 0003; never written by application code.
+namespace_blobs = Table(
+    "namespace_blobs", metadata,
+    Column("namespace", String(255), primary_key=True),
+    Column("digest", String(135), primary_key=True),
+    Column("size", BigInteger, nullable=False),
+    Column("refcount", Integer, nullable=False),
+)
+
+namespace_usage = Table(
+    "namespace_usage", metadata,
+    Column("namespace", String(255), primary_key=True),
+    Column("bytes", BigInteger, nullable=False),
+    Column("blob_count", Integer, nullable=False),
+)

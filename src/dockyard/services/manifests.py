@@ -7,6 +7,7 @@ child manifest it references, so no tag can point at content the repository lack
 
 import logging
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from dockyard.core import mediatypes
@@ -27,9 +28,11 @@ from dockyard.metadata.records import (
     ManifestRecord,
     MissingReferences,
     NewManifest,
+    QuotaExceeded,
     SizeMismatch,
     TagImmutable,
 )
+from dockyard.quota.limits import quota_denied
 from dockyard.services.settings import RegistrySettings
 from dockyard.services.threads import in_thread
 from dockyard.storage.base import BlobStore
@@ -76,6 +79,9 @@ class ManifestService:
         self._settings = settings
         self._bodies: OrderedDict[str, bytes] = OrderedDict()
         self._cached_bytes = 0
+        # Set by the app: notes (repository, tag or digest) for retention's pull times; an
+        # in-memory set add, flushed to the database in the background.
+        self.on_pull: Callable[[str, str], None] | None = None
 
     async def put(self, repository: str, reference_text: str, body: bytes,
                   content_type: str | None) -> PushedManifest:
@@ -86,12 +92,16 @@ class ManifestService:
                                 f"{MAX_MANIFEST_BYTES} bytes", status=413)
         parsed = _parse(body, content_type, reference)
         digest = Digest.parse(parsed.digest)
+        quota = self._quota(repository, parsed)
         await self._store.put(digest, body)
         rule = None if reference.digest is not None else self._protecting(repository,
                                                                            reference.text)
-        new = replace(_new_manifest(repository, parsed, reference), tag_immutable=rule is not None)
+        new = replace(_new_manifest(repository, parsed, reference), tag_immutable=rule is not None,
+                      quota=quota)
         try:
             await in_thread(self._metadata.put_manifest, new)
+        except QuotaExceeded as exceeded:
+            raise quota_denied(exceeded) from None
         except TagImmutable as immutable:
             raise RegistryError("DENIED", f"tag {immutable.tag} of {repository} is immutable "
                                 f"(rule: {rule}); it already names {immutable.current}",
@@ -120,6 +130,8 @@ class ManifestService:
         if not mediatypes.accepts(accept, record.media_type):
             raise RegistryError("MANIFEST_UNKNOWN", f"manifest is {record.media_type}, which "
                                 "the request's Accept header does not include")
+        if self.on_pull is not None:
+            self.on_pull(repository, reference.text)
         return record
 
     async def body(self, record: ManifestRecord) -> bytes:
@@ -157,6 +169,18 @@ class ManifestService:
             deleted = await in_thread(self._metadata.delete_tag, repository, reference.text)
         if not deleted:
             raise RegistryError("MANIFEST_UNKNOWN", detail={"reference": reference.text})
+
+    def _quota(self, repository: str, parsed: ParsedManifest) -> int | None:
+        """The namespace's limit, checked early so a refused manifest's bytes are never
+        written; None (no quota work) when no quota is configured."""
+        quotas = self._settings.quotas
+        quota = None if quotas is None else quotas.limit_for(repository)
+        if quota is not None:
+            try:
+                self._metadata.check_quota(repository, parsed.digest, parsed.size, quota)
+            except QuotaExceeded as exceeded:
+                raise quota_denied(exceeded) from None
+        return quota
 
     def _protecting(self, repository: str, tag: str) -> ImmutableTagRule | None:
         return protecting_rule(self._settings.immutable_tags, repository, tag)

@@ -26,6 +26,6 @@ class Registry:
               settings: RegistrySettings) -> "Registry":
         return cls(settings=settings,
                    blobs=BlobService(metadata, store, settings),
-                   uploads=UploadService(metadata, store),
+                   uploads=UploadService(metadata, store, settings.quotas),
                    manifests=ManifestService(metadata, store, settings),
                    listing=ListingService(metadata, settings))

@@ -3,6 +3,7 @@
 from dataclasses import dataclass
 
 from dockyard.core.immutability import ImmutableTagRule
+from dockyard.quota.limits import QuotaLimits
 
 
 @dataclass(frozen=True, slots=True)
@@ -14,3 +15,4 @@ class RegistrySettings:
     max_tags_page: int = 1000
     max_catalog_page: int = 1000
     immutable_tags: tuple[ImmutableTagRule, ...] = ()
+    quotas: QuotaLimits | None = None  # None: no quota configured, no quota work on pushes.

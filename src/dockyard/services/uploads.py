@@ -17,7 +17,9 @@ from dockyard.core.digest import Digest
 from dockyard.core.errors import RegistryError
 from dockyard.core.reference import is_valid_name
 from dockyard.metadata.base import Metadata
+from dockyard.metadata.records import QuotaExceeded
 from dockyard.observability.metrics import track_upload
+from dockyard.quota.limits import QuotaLimits, quota_denied
 from dockyard.services.blobs import parse_digest
 from dockyard.services.threads import in_thread
 from dockyard.storage.base import BlobStore, UploadWriter
@@ -48,9 +50,10 @@ class Chunk:
 class UploadService:
     """The push rules for blobs."""
 
-    def __init__(self, metadata: Metadata, store: BlobStore):
+    def __init__(self, metadata: Metadata, store: BlobStore, quotas: QuotaLimits | None = None):
         self._metadata = metadata
         self._store = store
+        self._quotas = quotas
         self._hashes: dict[tuple[str, str], _HashState] = {}
         self._locks: dict[tuple[str, str], asyncio.Lock] = {}
 
@@ -85,9 +88,12 @@ class UploadService:
                 await self._drop(repository, upload_id)
                 raise RegistryError("DIGEST_INVALID", detail={
                     "expected": str(digest), "actual": f"{digest.algorithm}:{actual}"})
+            quota = self._quota(repository)
+            if quota is not None:
+                await self._refuse_over_quota(repository, upload_id, str(digest), size, quota)
             await self._store.commit_upload(repository, upload_id, digest)
             self._forget(repository, upload_id)
-            await in_thread(self._metadata.link_blob, repository, str(digest), size)
+            await self._link(repository, str(digest), size, quota)
         return digest
 
     async def upload_whole(self, repository: str, digest_text: str, chunk: Chunk) -> Digest:
@@ -115,8 +121,33 @@ class UploadService:
         size = self._metadata.linked_blob_size(source, str(digest))
         if size is None or await self._store.stat(digest) is None:
             return None
-        await in_thread(self._metadata.link_blob, repository, str(digest), size)
+        await self._link(repository, str(digest), size, self._quota(repository))
         return digest
+
+    def _quota(self, repository: str) -> int | None:
+        """The namespace's limit; None (and no quota work at all) when none is configured."""
+        return None if self._quotas is None else self._quotas.limit_for(repository)
+
+    async def _refuse_over_quota(self, repository: str, upload_id: str, digest: str, size: int,
+                                 quota: int) -> None:
+        """Checked before the bytes move into ``blobs/``, so a refused upload leaves no file."""
+        try:
+            self._metadata.check_quota(repository, digest, size, quota)
+        except QuotaExceeded as exceeded:
+            await self._drop(repository, upload_id)
+            raise quota_denied(exceeded) from None
+
+    async def _link(self, repository: str, digest: str, size: int, quota: int | None) -> None:
+        """Record the blob, checking the quota again inside the transaction.
+
+        Only a concurrent push into the same namespace can use the room between the early
+        check and this one; the refused blob's file then has no row and garbage collection
+        sweeps it (deleting it here could race another push of the same digest).
+        """
+        try:
+            await in_thread(self._metadata.link_blob, repository, digest, size, quota)
+        except QuotaExceeded as exceeded:
+            raise quota_denied(exceeded) from None
 
     async def _append(self, repository: str, upload_id: str, chunk: Chunk) -> int:
         with track_upload():

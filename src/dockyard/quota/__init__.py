@@ -1,0 +1,1 @@
+"""Per-namespace storage quotas: limits, running usage kept by SQL triggers, reconciliation."""

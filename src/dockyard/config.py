@@ -48,6 +48,7 @@ from dockyard.config_env import (
     yaml_text,
 )
 from dockyard.quota.settings import QuotaConfig
+from dockyard.retention.settings import RetentionSettings
 
 __all__ = [
     "Config",
@@ -387,6 +388,7 @@ class DockyardConfig(_Section):
 
     metadata: MetadataConfig = Field(default_factory=MetadataConfig)
     immutability: list[ImmutabilityRule] = Field(default_factory=list)
+    retention: RetentionSettings = Field(default_factory=RetentionSettings)
     quotas: QuotaConfig = Field(default_factory=QuotaConfig)
 
 

@@ -5,6 +5,7 @@ The HTTP layer (:mod:`dockyard.api.errors`) turns them into the spec's envelope 
 the code's usual one (413 for an oversized manifest, 416 with the upload's ``Range``).
 """
 
+import errno
 from typing import Any
 
 STATUS_BY_CODE = {
@@ -63,3 +64,47 @@ class RegistryError(Exception):
         self.status = status or STATUS_BY_CODE[code]
         self.headers = headers or []
         super().__init__(f"{code}: {self.message}")
+
+
+# The registry's storage is full. The spec has no code for it; Distribution answers 500
+# UNKNOWN. Dockyard keeps the spec's catch-all code UNKNOWN (so every client parses the body)
+# with RFC 4918's 507 Insufficient Storage: still a 5xx, so no client blames its own request,
+# but operators and metrics can tell "the disk is full" from a bug, and unlike 503 it does not
+# invite the automatic, immediate retries clients make for "temporarily unavailable".
+INSUFFICIENT_STORAGE = 507
+_NO_SPACE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})
+_SQLITE_FULL = 13
+
+
+def is_out_of_space(error: BaseException) -> bool:
+    """Whether ``error`` (or what caused it) is a full disk or an exhausted quota.
+
+    Recognises ``OSError`` ENOSPC/EDQUOT and SQLite's SQLITE_FULL, however a database driver
+    wraps it (SQLAlchemy keeps the driver's exception as ``orig``).
+    """
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, OSError) and current.errno in _NO_SPACE_ERRNOS:
+            return True
+        code = getattr(current, "sqlite_errorcode", None)
+        if isinstance(code, int) and code & 0xFF == _SQLITE_FULL:  # also its extended codes
+            return True
+        orig = getattr(current, "orig", None)
+        current = orig if isinstance(orig, BaseException) else (
+            current.__cause__ or current.__context__)
+    return False
+
+
+class StorageFull(RegistryError):
+    """A write the full storage refused; whatever it had begun was removed again.
+
+    Stores raise it (it is a storage fact, not an HTTP one); being a :class:`RegistryError`
+    it reaches the client as 507 ``UNKNOWN`` with a message saying what was discarded.
+    """
+
+    def __init__(self, what: str):
+        super().__init__("UNKNOWN", f"no space left on the registry's storage; {what}",
+                         detail={"reason": "insufficient storage"},
+                         status=INSUFFICIENT_STORAGE)

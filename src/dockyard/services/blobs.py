@@ -1,5 +1,6 @@
 """Blob reads and deletes: a blob is reachable only through a repository that holds it."""
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -47,6 +48,7 @@ class BlobService:
         self._settings = settings
         self._verified: set[str] = set()  # Hashed right since this process started.
         self._corrupt: set[str] = set()   # Found corrupt: 404 until pushed again.
+        self._verifying: dict[str, asyncio.Task[None]] = {}  # Hashes in flight, shared.
 
     async def stat(self, repository: str, digest_text: str) -> BlobInfo:
         """The blob ``repository`` holds under ``digest_text``, or BLOB_UNKNOWN."""
@@ -62,8 +64,57 @@ class BlobService:
         return self._metadata.linked_blob_size(repository, str(digest)) or 0
 
     def read(self, info: BlobInfo, start: int, length: int):  # type: ignore[no-untyped-def]
-        """Stream part of a blob found by :meth:`stat`."""
+        """Stream part of a blob found by :meth:`stat`; call :meth:`verify` first."""
         return self._store.read(info.digest, start, length)
+
+    async def verify(self, info: BlobInfo) -> None:
+        """Hash the whole blob once since start before any part of it is served.
+
+        A range cannot be checked on its own, and holding back its last chunk (as
+        :meth:`read_whole` does) proves nothing about the bytes in it, so the first ranged
+        read of a blob hashes all of it in a worker thread, streaming, before the 206 goes
+        out. Requests for the same blob share one hash. The verdict is kept like the whole
+        GET's: verified blobs are served at once afterwards; a corrupt one answers 404
+        BLOB_UNKNOWN until a verified push replaces it.
+        """
+        key = str(info.digest)
+        while key not in self._verified:
+            if key in self._corrupt:
+                raise RegistryError("BLOB_UNKNOWN", detail={"digest": key})
+            task = self._verifying.get(key)
+            if task is None:
+                task = asyncio.ensure_future(self._check(info))
+                self._verifying[key] = task
+            await asyncio.shield(task)  # A client leaving does not stop the shared hash.
+
+    async def _check(self, info: BlobInfo) -> None:
+        """Hash the blob and record the verdict, unless a verified push replaced it meanwhile
+        (then :meth:`forget_corruption` took this task out, and the waiters hash again)."""
+        key = str(info.digest)
+        try:
+            good = await self._hash_matches(info)
+        finally:
+            current = self._verifying.get(key) is asyncio.current_task()
+            if current:
+                del self._verifying[key]
+        if current and good:
+            self._remember_verified(key)
+        elif current:
+            self._mark_corrupt(key)
+
+    async def _hash_matches(self, info: BlobInfo) -> bool:
+        stored = await self._store.stat(info.digest)
+        if stored is None:
+            raise RegistryError("BLOB_UNKNOWN", detail={"digest": str(info.digest)})
+        if stored != info.size:  # Truncated or grown: corrupt without reading a byte.
+            return False
+        hasher = info.digest.hasher()
+        try:
+            async for chunk in self._store.read(info.digest, 0, info.size):
+                await asyncio.to_thread(hasher.update, chunk)
+        except FileNotFoundError:
+            raise RegistryError("BLOB_UNKNOWN", detail={"digest": str(info.digest)}) from None
+        return bool(hasher.hexdigest() == info.digest.hex)
 
     async def read_whole(self, info: BlobInfo) -> AsyncIterator[bytes]:
         """The whole blob; the first time after start, hashed while it streams.
@@ -85,19 +136,27 @@ class BlobService:
             hasher.update(chunk)
             held = chunk
         if hasher.hexdigest() != info.digest.hex:
-            self._corrupt.add(key)
-            log.error("stored blob does not hash to its digest; answering 404 until it is "
-                      "pushed again (run dockyard scrub)", extra={"digest": key})
+            self._mark_corrupt(key)
             raise CorruptBlob(key)
+        self._remember_verified(key)
+        yield held
+
+    def _remember_verified(self, key: str) -> None:
         if len(self._verified) >= MAX_VERIFIED:
             self._verified.clear()
         self._verified.add(key)
-        yield held
+
+    def _mark_corrupt(self, key: str) -> None:
+        self._corrupt.add(key)
+        self._verified.discard(key)
+        log.error("stored blob does not hash to its digest; answering 404 until it is "
+                  "pushed again (run dockyard scrub)", extra={"digest": key})
 
     def forget_corruption(self, digest: Digest) -> None:
         """A verified upload of ``digest`` was just committed: its bytes are good again."""
         self._corrupt.discard(str(digest))
         self._verified.discard(str(digest))
+        self._verifying.pop(str(digest), None)
 
     async def delete(self, repository: str, digest_text: str) -> None:
         """Unlink a blob from a repository; its bytes go when nothing else needs them."""

@@ -4,6 +4,11 @@ Each chunk is hashed as it is written, so closing an upload costs no second read
 session's hash state is not in this process (another worker took the earlier chunks, or the
 server restarted) the bytes received so far are re-hashed once at the end. Nothing is stored
 under a digest before the bytes are proven to hash to it.
+
+A full disk discards the whole session (its bytes are deleted, so the space comes back, and
+the session then answers 404 BLOB_UPLOAD_UNKNOWN): clients restart a failed blob upload from
+the beginning anyway, and a session kept at its last good offset would hold on to space the
+registry has run out of.
 """
 
 import asyncio
@@ -14,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from dockyard.core.digest import Digest
-from dockyard.core.errors import RegistryError
+from dockyard.core.errors import RegistryError, StorageFull, is_out_of_space
 from dockyard.core.reference import is_valid_name
 from dockyard.metadata.base import Metadata
 from dockyard.metadata.records import QuotaExceeded
@@ -75,25 +80,37 @@ class UploadService:
     async def append(self, repository: str, upload_id: str, chunk: Chunk) -> int:
         """Append one chunk; returns the session's new size."""
         async with self._lock(repository, upload_id):
-            return await self._append(repository, upload_id, chunk)
+            try:
+                return await self._append(repository, upload_id, chunk)
+            except Exception as exc:
+                await self._discard_if_full(repository, upload_id, exc)
+                raise
 
     async def finish(self, repository: str, upload_id: str, digest_text: str | None,
                      chunk: Chunk) -> Digest:
         """Append the last chunk, verify the whole blob against the digest and commit it."""
         digest = parse_digest(digest_text)
         async with self._lock(repository, upload_id):
-            size = await self._append(repository, upload_id, chunk)
-            actual = await self._digest_of(repository, upload_id, digest.algorithm)
-            if actual != digest.hex:
-                await self._drop(repository, upload_id)
-                raise RegistryError("DIGEST_INVALID", detail={
-                    "expected": str(digest), "actual": f"{digest.algorithm}:{actual}"})
-            quota = self._quota(repository)
-            if quota is not None:
-                await self._refuse_over_quota(repository, upload_id, str(digest), size, quota)
-            await self._store.commit_upload(repository, upload_id, digest)
-            self._forget(repository, upload_id)
-            await self._link(repository, str(digest), size, quota)
+            try:
+                return await self._finish(repository, upload_id, digest, chunk)
+            except Exception as exc:
+                await self._discard_if_full(repository, upload_id, exc)
+                raise
+
+    async def _finish(self, repository: str, upload_id: str, digest: Digest, chunk: Chunk
+                      ) -> Digest:
+        size = await self._append(repository, upload_id, chunk)
+        actual = await self._digest_of(repository, upload_id, digest.algorithm)
+        if actual != digest.hex:
+            await self._drop(repository, upload_id)
+            raise RegistryError("DIGEST_INVALID", detail={
+                "expected": str(digest), "actual": f"{digest.algorithm}:{actual}"})
+        quota = self._quota(repository)
+        if quota is not None:
+            await self._refuse_over_quota(repository, upload_id, str(digest), size, quota)
+        await self._store.commit_upload(repository, upload_id, digest)
+        self._forget(repository, upload_id)
+        await self._link(repository, str(digest), size, quota)
         return digest
 
     async def upload_whole(self, repository: str, digest_text: str, chunk: Chunk) -> Digest:
@@ -224,6 +241,16 @@ class UploadService:
         async for data in self._store.iter_upload(repository, upload_id):
             hasher.update(data)
         return str(hasher.hexdigest())
+
+    async def _discard_if_full(self, repository: str, upload_id: str, error: Exception) -> None:
+        """On a full disk, delete the session (and its bytes) and say so; else do nothing.
+
+        Also covers the metadata database filling up after the blob was committed: the blob
+        file then has no row, is invisible through the API, and garbage collection sweeps it.
+        """
+        if isinstance(error, StorageFull) or is_out_of_space(error):
+            await self._drop(repository, upload_id)
+            raise StorageFull("the upload was discarded") from error
 
     async def _drop(self, repository: str, upload_id: str) -> bool:
         self._forget(repository, upload_id)

@@ -4,6 +4,10 @@ Appends happen inline (a write into the page cache is short), while everything t
 for long (fsync, rename over or unlink of a large file, directory walks) runs in a worker
 thread: freeing a 1 GiB file's page cache inside ``unlink`` takes 50-400 ms, which would stall
 every request on the event loop.
+
+A full disk (ENOSPC, EDQUOT) is reported as :class:`~dockyard.core.errors.StorageFull`, after
+removing whatever the failed write had begun (a temporary file, a half-made session), so the
+space comes back and nothing partial stays behind.
 """
 
 import asyncio
@@ -17,6 +21,7 @@ from pathlib import Path
 from typing import Any, TypeVar, cast
 
 from dockyard.core.digest import Digest
+from dockyard.core.errors import StorageFull, is_out_of_space
 from dockyard.observability.metrics import time_storage
 from dockyard.storage.layout import Layout
 
@@ -43,9 +48,14 @@ class FileUploadWriter:
 
     def write(self, data: bytes) -> None:
         view = memoryview(data)
-        while view:
-            written = os.write(self._fd, view)
-            view = view[written:]
+        try:
+            while view:
+                written = os.write(self._fd, view)
+                view = view[written:]
+        except OSError as exc:
+            if is_out_of_space(exc):  # The upload service discards the session.
+                raise StorageFull("the upload was discarded") from exc
+            raise
 
     def truncate(self, size: int) -> None:
         os.ftruncate(self._fd, size)
@@ -108,13 +118,19 @@ class FilesystemBlobStore:
         target = self.layout.blob_data(digest)
         if target.exists():
             return
-        target.parent.mkdir(parents=True, exist_ok=True)
         temporary = target.with_name(f"data.tmp-{uuid.uuid4().hex}")
-        with open(temporary, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, target)
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with open(temporary, "wb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(temporary, target)
+        except OSError as exc:
+            temporary.unlink(missing_ok=True)
+            if is_out_of_space(exc):
+                raise StorageFull("the manifest was not stored") from exc
+            raise
         _fsync_directory(target.parent)
 
     async def delete(self, digest: Digest) -> bool:
@@ -126,10 +142,16 @@ class FilesystemBlobStore:
     @_timed("Writer")
     def _create_upload(self, repository: str, upload_id: str) -> None:
         directory = self.layout.upload_dir(repository, upload_id)
-        directory.mkdir(parents=True)
-        self.layout.upload_data(repository, upload_id).touch()
-        started = datetime.now(UTC).isoformat().replace("+00:00", "Z")
-        self.layout.upload_started_at(repository, upload_id).write_text(started)
+        try:
+            directory.mkdir(parents=True)
+            self.layout.upload_data(repository, upload_id).touch()
+            started = datetime.now(UTC).isoformat().replace("+00:00", "Z")
+            self.layout.upload_started_at(repository, upload_id).write_text(started)
+        except OSError as exc:
+            shutil.rmtree(directory, ignore_errors=True)
+            if is_out_of_space(exc):
+                raise StorageFull("the upload was not started") from exc
+            raise
 
     async def upload_size(self, repository: str, upload_id: str) -> int | None:
         try:
@@ -155,12 +177,17 @@ class FilesystemBlobStore:
     def _commit_upload(self, repository: str, upload_id: str, digest: Digest) -> None:
         source = self.layout.upload_data(repository, upload_id)
         target = self.layout.blob_data(digest)
-        with open(source, "rb+") as handle:
-            os.fsync(handle.fileno())
-        # Replace even an existing copy: the new bytes were just verified, the old ones may
-        # have rotted since (this is how a re-push heals a corrupt blob).
-        target.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(source, target)
+        try:
+            with open(source, "rb+") as handle:
+                os.fsync(handle.fileno())
+            # Replace even an existing copy: the new bytes were just verified, the old ones
+            # may have rotted since (this is how a re-push heals a corrupt blob).
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(source, target)
+        except OSError as exc:
+            if is_out_of_space(exc):  # The upload service discards the session.
+                raise StorageFull("the upload was discarded") from exc
+            raise
         _fsync_directory(target.parent)
         shutil.rmtree(self.layout.upload_dir(repository, upload_id), ignore_errors=True)
 

@@ -1,0 +1,135 @@
+"""Shared tools for the fault tests: a real small filesystem, a disk filler, ``kill -9`` of a
+whole server, and the consistency check every fault must leave true."""
+
+import contextlib
+import errno
+import json
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import RunningServer
+from tests.pushing import ACCEPT_ALL, OCI_INDEX, digest_of
+
+DOCKER_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
+
+
+@contextlib.contextmanager
+def small_filesystem(mountpoint: Path, size: str) -> Iterator[Path]:
+    """A tmpfs of ``size`` mounted at ``mountpoint`` (the tests run as root); unmounted after.
+
+    A full-disk test without a real full disk proves nothing, so a failed mount fails the
+    test instead of skipping it.
+    """
+    mountpoint.mkdir(parents=True, exist_ok=True)
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size},mode=0755", "tmpfs",
+                              str(mountpoint)], capture_output=True, text=True)
+    if mounted.returncode != 0:
+        pytest.fail(f"cannot mount a {size} tmpfs at {mountpoint} (the fault tests need root "
+                    f"and mount(8)): {mounted.stderr.strip()}")
+    try:
+        yield mountpoint
+    finally:
+        if subprocess.run(["umount", str(mountpoint)], capture_output=True).returncode != 0:
+            subprocess.run(["umount", "-l", str(mountpoint)], capture_output=True)
+
+
+def free_bytes(path: Path) -> int:
+    stats = os.statvfs(path)
+    return stats.f_bavail * stats.f_frsize
+
+
+def fill_disk(directory: Path, leave: int = 0) -> Path:
+    """Write a filler file until the filesystem is full, then give back ``leave`` bytes."""
+    filler = directory / "filler"
+    block = b"\0" * (1024 * 1024)
+    fd = os.open(filler, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+    try:
+        for size in (len(block), 4096, 1):
+            while True:
+                try:
+                    os.write(fd, block[:size])
+                except OSError as exc:
+                    assert exc.errno == errno.ENOSPC, exc
+                    break
+    finally:
+        os.close(fd)
+    os.truncate(filler, max(filler.stat().st_size - leave, 0))
+    return filler
+
+
+def kill_server(server: RunningServer) -> None:
+    """``kill -9`` the server and every worker (they share its process group)."""
+    server.client.close()
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(server.process.pid, signal.SIGKILL)
+    server.process.wait(30)
+
+
+def blob_path(root: Path, digest: str) -> Path:
+    algorithm, hexpart = digest.split(":")
+    return root / "docker/registry/v2/blobs" / algorithm / hexpart[:2] / hexpart / "data"
+
+
+def upload_dirs(root: Path, repository: str) -> list[Path]:
+    """The upload sessions on disk for ``repository``."""
+    uploads = root / "docker/registry/v2/repositories" / repository / "_uploads"
+    return sorted(uploads.iterdir()) if uploads.exists() else []
+
+
+def run_scrub(config_path: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "dockyard", "scrub", "--report-only",
+                           str(config_path)], capture_output=True, text=True, timeout=300)
+
+
+def assert_blob_whole_or_absent(client: httpx.Client, repository: str, digest: str) -> bool:
+    """HEAD/GET of ``digest`` answer 404, or the complete blob that hashes to it."""
+    head = client.head(f"/v2/{repository}/blobs/{digest}")
+    assert head.status_code in (200, 404), head.text
+    got = client.get(f"/v2/{repository}/blobs/{digest}")
+    assert got.status_code == head.status_code, (head.status_code, got.status_code)
+    if got.status_code == 404:
+        assert got.json()["errors"][0]["code"] == "BLOB_UNKNOWN"
+        return False
+    assert digest_of(got.content) == digest, f"{digest} served with bytes of another digest"
+    assert int(head.headers["content-length"]) == len(got.content)
+    return True
+
+
+def assert_every_tag_whole(client: httpx.Client) -> dict[str, dict[str, str]]:
+    """Every tag of every repository names a manifest that verifies, whose blobs and
+    children all GET and verify. Returns ``{repository: {tag: digest}}``."""
+    catalog = client.get("/v2/_catalog", params={"n": 10000})
+    assert catalog.status_code == 200, catalog.text
+    found: dict[str, dict[str, str]] = {}
+    for repository in catalog.json()["repositories"]:
+        tags = client.get(f"/v2/{repository}/tags/list", params={"n": 10000})
+        assert tags.status_code == 200, tags.text
+        found[repository] = {}
+        for tag in tags.json()["tags"] or []:
+            found[repository][tag] = _assert_manifest_whole(client, repository, tag)
+    return found
+
+
+def _assert_manifest_whole(client: httpx.Client, repository: str, reference: str) -> str:
+    response = client.get(f"/v2/{repository}/manifests/{reference}",
+                          headers={"accept": ACCEPT_ALL})
+    assert response.status_code == 200, f"{repository}:{reference} -> {response.text}"
+    digest = digest_of(response.content)
+    assert response.headers["docker-content-digest"] == digest
+    document = json.loads(response.content)
+    if document.get("mediaType") in (OCI_INDEX, DOCKER_LIST):
+        for child in document["manifests"]:
+            assert _assert_manifest_whole(client, repository, child["digest"]) == \
+                child["digest"]
+        return digest
+    for entry in [document["config"], *document["layers"]]:
+        assert assert_blob_whole_or_absent(client, repository, entry["digest"]), \
+            f"{repository}:{reference} references {entry['digest']}, which is missing"
+    return digest

@@ -36,9 +36,10 @@ def report_lines(report: RunReport) -> list[str]:
                      f"(kept by: {'; '.join(verdict.reasons)})")
     lines += [f"skipped {reason}" for reason in report.skipped]
     counts = _counts(report)
+    done = "would be deleted" if report.dry_run else "deleted"
     lines.append(f"retention run {report.run_id}{' (dry run)' if report.dry_run else ''}: "
-                 f"{counts['tags_deleted']} tags {verb}, {counts['tags_kept']} kept, "
-                 f"{counts['manifests_deleted']} untagged manifests {verb}, "
+                 f"{counts['tags_deleted']} tags and {counts['manifests_deleted']} untagged "
+                 f"manifests {done}, {counts['tags_kept']} tags kept, "
                  f"{counts['skipped']} skipped")
     return lines
 

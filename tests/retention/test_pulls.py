@@ -1,0 +1,60 @@
+"""Pull times: recorded in memory on each manifest GET/HEAD, flushed in the background."""
+
+import time
+from collections.abc import Callable
+
+from tests.conftest import RunningServer
+from tests.pushing import push_image
+from tests.retention.helpers import age_tags, manifest_status, pull_time, run_json
+
+Factory = Callable[..., RunningServer]
+POLICY = {"policies": [{"repositories": "team/**", "keep": {"pulledwithin": "7d"}}]}
+
+
+def wait_for_pull_time(server: RunningServer, repo: str, reference: str,
+                       after: float) -> float:
+    """Poll the database until the background flush has written a pull time after ``after``."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        found = pull_time(server.root, repo, reference)
+        if found is not None and found >= after:
+            return found
+        time.sleep(0.05)
+    raise AssertionError(f"no pull time for {repo} {reference} was flushed\n{server.log()}")
+
+
+def test_a_pull_through_the_api_keeps_a_tag(server_factory: Factory) -> None:
+    server = server_factory({"dockyard.retention": {**POLICY, "pullflush": "200ms"}})
+    repo = "team/app"
+    for tag in ("used", "unused", "by-digest", "head-only"):
+        push_image(server.client, repo, tag)
+    age_tags(server.root, repo, {"used": 90, "unused": 90, "by-digest": 90, "head-only": 90})
+    first = run_json(server.config_path, "run", "--dry-run")["deleted"]
+    assert {d["tag"] for d in first} == {"used", "unused", "by-digest", "head-only"}
+    digest = next(d["digest"] for d in first if d["tag"] == "by-digest")
+
+    before = time.time() - 1
+    assert manifest_status(server.client, repo, "used") == 200
+    assert manifest_status(server.client, repo, digest) == 200
+    assert server.client.head(f"/v2/{repo}/manifests/head-only").status_code == 200
+    for reference in ("used", digest, "head-only"):
+        wait_for_pull_time(server, repo, reference, before)
+    assert pull_time(server.root, repo, "unused") is None
+
+    dry = run_json(server.config_path, "run", "--dry-run")
+    assert [d["tag"] for d in dry["deleted"]] == ["unused"]
+    kept = {k["tag"]: k["kept_by"] for k in dry["kept"]}
+    assert kept == {t: ["policy 0: pulled within 7d"] for t in ("used", "by-digest", "head-only")}
+    assert run_json(server.config_path, "run")["deleted"] == dry["deleted"]
+    assert manifest_status(server.client, repo, "unused") == 404
+
+
+def test_a_clean_stop_flushes_pending_pulls(server_factory: Factory) -> None:
+    server = server_factory({"dockyard.retention": {**POLICY, "pullflush": "1h"}})
+    push_image(server.client, "team/app", "v1")
+    before = time.time() - 1
+    assert manifest_status(server.client, "team/app", "v1") == 200
+    assert pull_time(server.root, "team/app", "v1") is None  # Not flushed yet (1 h).
+    assert server.stop() == 0
+    found = pull_time(server.root, "team/app", "v1")
+    assert found is not None and found >= before

@@ -37,6 +37,7 @@ class DockyardApp:
     def __init__(self, config: Config, migrate: bool = True, cache: bool = True):
         self.config = config
         store = MetadataStore(config.metadata_url, migrate=migrate)
+        self.write_engine = store.write_engine  # The online collector writes through it.
         self.metadata: Metadata = (
             CachedMetadataStore(store, change_marker(config.root_directory)) if cache else store)
         self.store = FilesystemBlobStore(config.root_directory)
@@ -128,6 +129,12 @@ class DockyardApp:
         if start_events is not None:
             start_events()
         self.retention.start()
+        if self.config.dockyard.gc.enabled and \
+                not self.config.storage.maintenance.readonly.enabled:
+            from dockyard.gc.online.background import collect_forever
+
+            self._tasks.append(asyncio.create_task(collect_forever(self.config,
+                                                                   self.write_engine)))
         purging = self.config.storage.maintenance.uploadpurging
         if purging.enabled:
             self._tasks.append(asyncio.create_task(purge_uploads_forever(

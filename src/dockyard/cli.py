@@ -7,6 +7,7 @@ import typer
 import yaml
 
 from dockyard.config import ConfigError, load_config
+from dockyard.gc.online.command import gc_app
 from dockyard.quota.command import register as register_quota
 from dockyard.retention.command import app as retention_app
 
@@ -16,7 +17,10 @@ app = typer.Typer(help="Dockyard, a self-hosted container image registry.",
 config_app = typer.Typer(help="Inspect configuration files.", no_args_is_help=True)
 app.add_typer(config_app, name="config")
 app.add_typer(retention_app, name="retention")
+app.add_typer(gc_app, name="gc")
 register_quota(app)
+__import__("dockyard.client.cli_basic", fromlist=["register"]).register(app)
+__import__("dockyard.client.cli_copy", fromlist=["register"]).register(app)
 
 
 @app.command()

@@ -47,6 +47,7 @@ from dockyard.config_env import (
     yaml_load,
     yaml_text,
 )
+from dockyard.gc.settings import GcSettings
 from dockyard.quota.settings import QuotaConfig
 from dockyard.retention.settings import RetentionSettings
 
@@ -389,6 +390,7 @@ class DockyardConfig(_Section):
     metadata: MetadataConfig = Field(default_factory=MetadataConfig)
     immutability: list[ImmutabilityRule] = Field(default_factory=list)
     retention: RetentionSettings = Field(default_factory=RetentionSettings)
+    gc: GcSettings = Field(default_factory=GcSettings)
     quotas: QuotaConfig = Field(default_factory=QuotaConfig)
 
 

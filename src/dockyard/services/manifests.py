@@ -93,13 +93,14 @@ class ManifestService:
         parsed = _parse(body, content_type, reference)
         digest = Digest.parse(parsed.digest)
         quota = self._quota(repository, parsed)
-        await self._store.put(digest, body)
         rule = None if reference.digest is not None else self._protecting(repository,
                                                                            reference.text)
         new = replace(_new_manifest(repository, parsed, reference), tag_immutable=rule is not None,
                       quota=quota)
         try:
-            await in_thread(self._metadata.put_manifest, new)
+            async with self._store.hold(digest):  # Online GC: bytes and row appear together.
+                await self._store.put(digest, body)
+                await in_thread(self._metadata.put_manifest, new)
         except QuotaExceeded as exceeded:
             raise quota_denied(exceeded) from None
         except TagImmutable as immutable:

@@ -108,9 +108,10 @@ class UploadService:
         quota = self._quota(repository)
         if quota is not None:
             await self._refuse_over_quota(repository, upload_id, str(digest), size, quota)
-        await self._store.commit_upload(repository, upload_id, digest)
-        self._forget(repository, upload_id)
-        await self._link(repository, str(digest), size, quota)
+        async with self._store.hold(digest):  # Online GC: bytes and row appear together.
+            await self._store.commit_upload(repository, upload_id, digest)
+            self._forget(repository, upload_id)
+            await self._link(repository, str(digest), size, quota)
         return digest
 
     async def upload_whole(self, repository: str, digest_text: str, chunk: Chunk) -> Digest:
@@ -136,9 +137,12 @@ class UploadService:
         if not source or not is_valid_name(source) or source == repository:
             return None
         size = self._metadata.linked_blob_size(source, str(digest))
-        if size is None or await self._store.stat(digest) is None:
+        if size is None:
             return None
-        await self._link(repository, str(digest), size, self._quota(repository))
+        async with self._store.hold(digest):  # Online GC removes bytes only between holds.
+            if await self._store.stat(digest) is None:
+                return None
+            await self._link(repository, str(digest), size, self._quota(repository))
         return digest
 
     def _quota(self, repository: str) -> int | None:

@@ -6,6 +6,7 @@ is durable and appears atomically, and that no partial blob is ever visible.
 """
 
 from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from typing import Protocol
 
@@ -42,6 +43,14 @@ class BlobStore(Protocol):
 
     async def delete(self, digest: Digest) -> bool:
         """Remove a blob's bytes; False when it was not there."""
+
+    def hold(self, digest: Digest) -> AbstractAsyncContextManager[None]:
+        """Keep online garbage collection off this blob's bytes for the block.
+
+        Held from "bytes in place" until "metadata row committed" (upload commit, mount,
+        manifest put), so a collector that deleted the row cannot then delete bytes a new
+        row is about to name (see :mod:`dockyard.gc.online.locks`).
+        """
 
     async def create_upload(self, repository: str, upload_id: str) -> None:
         """Open an empty upload session."""

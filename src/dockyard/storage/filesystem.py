@@ -16,12 +16,14 @@ import os
 import shutil
 import uuid
 from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
 from dockyard.core.digest import Digest
 from dockyard.core.errors import StorageFull, is_out_of_space
+from dockyard.gc.online.locks import BlobFileLocks
 from dockyard.observability.metrics import time_storage
 from dockyard.storage.layout import Layout
 
@@ -69,6 +71,7 @@ class FilesystemBlobStore:
 
     def __init__(self, root: Path):
         self.layout = Layout(root)
+        self.file_locks = BlobFileLocks(root)
         self.layout.blobs.mkdir(parents=True, exist_ok=True)
         self.layout.repositories.mkdir(parents=True, exist_ok=True)
 
@@ -132,6 +135,9 @@ class FilesystemBlobStore:
                 raise StorageFull("the manifest was not stored") from exc
             raise
         _fsync_directory(target.parent)
+
+    def hold(self, digest: Digest) -> AbstractAsyncContextManager[None]:
+        return self.file_locks.hold(str(digest))
 
     async def delete(self, digest: Digest) -> bool:
         return await asyncio.to_thread(self._delete_tree, self.layout.blob_dir(digest))

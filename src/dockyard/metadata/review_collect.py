@@ -1,0 +1,208 @@
+"""The collector's side of the review queue: re-check due candidates, delete what is free.
+
+:func:`collect_batch` runs inside ONE write transaction. On SQLite that transaction starts
+with ``BEGIN IMMEDIATE`` (:mod:`dockyard.metadata.engine`), so it holds the database's write
+lock before its first read: no manifest put, tag change or blob link can commit between a
+re-check and the delete it justifies, and a put that commits first is seen by the re-check.
+Every push/collect interleaving is therefore one of two serial orders, both safe: the put
+first (the object is referenced, the candidate is dropped) or the collection first (the put
+finds the link gone and fails cleanly with MANIFEST_BLOB_UNKNOWN). On PostgreSQL the same
+code needs row locks instead: ``SELECT ... FOR UPDATE`` on the candidate's manifest, link or
+blob row, and the writers' reference checks taking ``FOR SHARE`` on the rows they depend on.
+
+Rules (a candidate that fails its rule is dropped from the queue; whatever later makes it
+garbage queues it again):
+
+* manifest: no tag names it, no index of its repository lists it, its subject (if any) is
+  not a manifest of its repository. Deleting it queues its blob links, its own bytes, its
+  children and its referrers, due at once.
+* link: no manifest of its repository references the blob, and it is older than the delay.
+  Deleting it queues the blob.
+* blob: no repository links it and no manifest is, references or lists it. Its row goes and
+  the queue keeps a ``file`` entry until the bytes are gone (:mod:`dockyard.gc.online.files`).
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from sqlalchemy import Connection, Engine, delete, exists, or_, select, update
+
+from dockyard.metadata.review_queries import (
+    BLOB,
+    FILE,
+    GLOBAL,
+    LINK,
+    MANIFEST,
+    queue,
+    queue_manifest_dependents,
+)
+from dockyard.metadata.schema import (
+    blobs,
+    gc_review_queue,
+    manifest_blobs,
+    manifest_children,
+    manifests,
+    repositories,
+    repository_blobs,
+    tags,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Rules:
+    """What the collector may take."""
+
+    delay: float
+    batch: int
+    untagged: bool
+    protected: frozenset[str] = frozenset()  # Digests it must keep (unindexed registry:2).
+
+
+@dataclass
+class Batch:
+    """What one transaction deleted (or, in a dry run, would delete)."""
+
+    examined: int = 0
+    manifests: list[tuple[str, str]] = field(default_factory=list)  # (repository, digest)
+    links: list[tuple[str, str]] = field(default_factory=list)      # (repository, digest)
+    blobs: list[tuple[str, int]] = field(default_factory=list)      # (digest, size)
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.manifests or self.links or self.blobs)
+
+
+@dataclass(frozen=True, slots=True)
+class _Candidate:
+    id: int
+    kind: str
+    repository_id: int
+    repository: str | None
+    digest: str
+
+
+def collect_batch(conn: Connection, now: float, rules: Rules) -> Batch:
+    """Re-check up to ``rules.batch`` due candidates and delete the free ones."""
+    due = [_Candidate(r.id, r.kind, r.repository_id, r.name, r.digest) for r in conn.execute(
+        select(gc_review_queue.c.id, gc_review_queue.c.kind, gc_review_queue.c.repository_id,
+               repositories.c.name, gc_review_queue.c.digest)
+        .select_from(gc_review_queue.outerjoin(
+            repositories, repositories.c.id == gc_review_queue.c.repository_id))
+        .where(gc_review_queue.c.kind != FILE, gc_review_queue.c.queued_at <= now - rules.delay)
+        .order_by(gc_review_queue.c.queued_at, gc_review_queue.c.id)
+        .limit(rules.batch))]
+    batch = Batch(examined=len(due))
+    for candidate in due:
+        if candidate.kind == MANIFEST:
+            _review_manifest(conn, candidate, now, rules, batch)
+        elif candidate.kind == LINK:
+            _review_link(conn, candidate, now, rules, batch)
+        else:
+            _review_blob(conn, candidate, now, rules, batch)
+    return batch
+
+
+def _drop(conn: Connection, candidate: _Candidate) -> None:
+    conn.execute(delete(gc_review_queue).where(gc_review_queue.c.id == candidate.id))
+
+
+def _review_manifest(conn: Connection, candidate: _Candidate, now: float, rules: Rules,
+                     batch: Batch) -> None:
+    _drop(conn, candidate)
+    row = conn.execute(select(manifests.c.id, manifests.c.subject_digest).where(
+        manifests.c.repository_id == candidate.repository_id,
+        manifests.c.digest == candidate.digest)).first()
+    if row is None or not rules.untagged or candidate.digest in rules.protected:
+        return
+    kept = [exists().where(tags.c.manifest_id == row.id),
+            exists().where(manifest_children.c.child_digest == candidate.digest,
+                           manifest_children.c.manifest_id == manifests.c.id,
+                           manifests.c.repository_id == candidate.repository_id)]
+    if row.subject_digest is not None:
+        kept.append(exists().where(manifests.c.repository_id == candidate.repository_id,
+                                   manifests.c.digest == row.subject_digest))
+    if conn.execute(select(or_(*kept))).scalar():
+        return
+    queue_manifest_dependents(conn, row.id, candidate.repository_id, candidate.digest,
+                              now - rules.delay)
+    conn.execute(delete(manifests).where(manifests.c.id == row.id))
+    batch.manifests.append((candidate.repository or "", candidate.digest))
+
+
+def _review_link(conn: Connection, candidate: _Candidate, now: float, rules: Rules,
+                 batch: Batch) -> None:
+    created = conn.execute(select(repository_blobs.c.created_at).where(
+        repository_blobs.c.repository_id == candidate.repository_id,
+        repository_blobs.c.digest == candidate.digest)).scalar()
+    if created is not None and created > now - rules.delay:
+        # Linked again since it was queued: review it when that link is old enough.
+        conn.execute(update(gc_review_queue).where(gc_review_queue.c.id == candidate.id)
+                     .values(queued_at=created))
+        return
+    _drop(conn, candidate)
+    if created is None or candidate.digest in rules.protected:
+        return
+    referenced = conn.execute(select(exists().where(
+        manifest_blobs.c.digest == candidate.digest,
+        manifest_blobs.c.manifest_id == manifests.c.id,
+        manifests.c.repository_id == candidate.repository_id))).scalar()
+    if referenced:
+        return
+    conn.execute(delete(repository_blobs).where(
+        repository_blobs.c.repository_id == candidate.repository_id,
+        repository_blobs.c.digest == candidate.digest))
+    queue(conn, BLOB, GLOBAL, [candidate.digest], now - rules.delay)
+    batch.links.append((candidate.repository or "", candidate.digest))
+
+
+def _review_blob(conn: Connection, candidate: _Candidate, now: float, rules: Rules,
+                 batch: Batch) -> None:
+    _drop(conn, candidate)
+    if candidate.digest in rules.protected:
+        return
+    size = conn.execute(select(blobs.c.size).where(blobs.c.digest == candidate.digest)).scalar()
+    if size is not None:
+        digest = candidate.digest
+        if conn.execute(select(or_(
+                exists().where(repository_blobs.c.digest == digest),
+                exists().where(manifests.c.digest == digest),
+                exists().where(manifest_blobs.c.digest == digest),
+                exists().where(manifest_children.c.child_digest == digest)))).scalar():
+            return
+        conn.execute(delete(blobs).where(blobs.c.digest == digest))
+        batch.blobs.append((digest, int(size)))
+    # With or without a row now, its bytes may still be on disk.
+    queue(conn, FILE, GLOBAL, [candidate.digest], now)
+
+
+def pending_files(engine: Engine, limit: int) -> list[str]:
+    """Digests whose rows are gone and whose bytes may still be on disk."""
+    with engine.connect() as conn:
+        return list(conn.execute(
+            select(gc_review_queue.c.digest).where(gc_review_queue.c.kind == FILE)
+            .order_by(gc_review_queue.c.id).limit(limit)).scalars())
+
+
+def blob_row_exists(engine: Engine, digest: str) -> bool:
+    with engine.connect() as conn:
+        return conn.execute(select(blobs.c.digest).where(blobs.c.digest == digest)).first() \
+            is not None
+
+
+def forget_files(engine: Engine, digests: Sequence[str]) -> None:
+    """Drop the ``file`` entries of digests whose bytes are gone (or that were recorded again)."""
+    if digests:
+        with engine.begin() as conn:
+            conn.execute(delete(gc_review_queue).where(
+                gc_review_queue.c.kind == FILE, gc_review_queue.c.digest.in_(list(digests))))
+
+
+def queue_summary(engine: Engine, now: float, delay: float) -> dict[str, tuple[int, int]]:
+    """Per kind: (queued, due now)."""
+    summary: dict[str, tuple[int, int]] = {}
+    with engine.connect() as conn:
+        for kind, queued_at in conn.execute(
+                select(gc_review_queue.c.kind, gc_review_queue.c.queued_at)):
+            total, due = summary.get(kind, (0, 0))
+            summary[kind] = (total + 1, due + (kind == FILE or queued_at <= now - delay))
+    return summary

@@ -5,7 +5,14 @@ from collections.abc import Callable
 
 from tests.conftest import RunningServer
 from tests.pushing import push_image
-from tests.retention.helpers import age_tags, manifest_status, pull_time, run_json
+from tests.retention.helpers import (
+    DAY,
+    age_tags,
+    database,
+    manifest_status,
+    pull_time,
+    run_json,
+)
 
 Factory = Callable[..., RunningServer]
 POLICY = {"policies": [{"repositories": "team/**", "keep": {"pulledwithin": "7d"}}]}
@@ -58,3 +65,18 @@ def test_a_clean_stop_flushes_pending_pulls(server_factory: Factory) -> None:
     assert server.stop() == 0
     found = pull_time(server.root, "team/app", "v1")
     assert found is not None and found >= before
+
+
+def test_a_pull_from_before_the_last_push_does_not_count(server_factory: Factory) -> None:
+    policy = {"repositories": "team/**", "keep": {"pulledwithin": "30d"}}
+    server = server_factory({"dockyard.retention": {"policies": [policy]}})
+    for tag in ("pulled-since", "pulled-before"):
+        push_image(server.client, "team/app", tag)
+    age_tags(server.root, "team/app", {"pulled-since": 10, "pulled-before": 10})
+    with database(server.root) as conn:  # Pull times as an older registry would have them.
+        conn.executemany(
+            "INSERT INTO pull_times (repository_id, reference, pulled_at) SELECT id, ?, ? "
+            "FROM repositories WHERE name = 'team/app'",
+            [("pulled-since", time.time() - 5 * DAY), ("pulled-before", time.time() - 20 * DAY)])
+    dry = run_json(server.config_path, "run", "--dry-run")
+    assert [d["tag"] for d in dry["deleted"]] == ["pulled-before"]

@@ -47,7 +47,11 @@ def read_repository(engine: Engine, name: str, with_manifests: bool) -> Reposito
 
 
 def _tags(conn: Connection, repository_id: int) -> list[TagState]:
-    """A tag's pull time is the later of a pull by its name and a pull of its digest."""
+    """A tag's pull time is the later of a pull by its name and a pull of its digest.
+
+    A pull by name from before the tag's last push fetched what the tag named then, so it
+    does not count: a tag deleted or moved and pushed again starts with no pull.
+    """
     by_tag = aliased(pull_times)
     by_digest = aliased(pull_times)
     query = (select(tags.c.name, manifests.c.digest, tags.c.updated_at,
@@ -63,7 +67,9 @@ def _tags(conn: Connection, repository_id: int) -> list[TagState]:
              .order_by(tags.c.name))
     found = []
     for row in conn.execute(query):
-        pulls = [t for t in (row.tag_pull, row.digest_pull) if t is not None]
+        pulls = [t for t in (row.digest_pull,) if t is not None]
+        if row.tag_pull is not None and row.tag_pull >= row.updated_at:
+            pulls.append(row.tag_pull)
         found.append(TagState(row.name, row.digest, row.updated_at,
                               max(pulls) if pulls else None))
     return found

@@ -151,7 +151,8 @@ class Transport:
             else:
                 if response.status_code not in RETRY_STATUSES or attempt == attempts:
                     return response
-                wait = self._retry_after(response) or self._backoff(attempt)
+                asked = self._retry_after(response)
+                wait = self._backoff(attempt) if asked is None else asked
                 await response.aclose()
                 log.info("retrying %s %s in %.1fs: HTTP %d", method, _short(url), wait,
                          response.status_code)

@@ -1,0 +1,237 @@
+"""Test doubles for the network (never for the registry): a reverse proxy that injects faults.
+
+``FaultProxy`` forwards every request to a real registry and records what passed. On demand it
+answers some requests itself with 429/503 + ``Retry-After``, cuts the connection in the middle
+of a PATCH body after the registry received part of it, or flips one byte of a response body.
+The token service the registry trusts is a small issuer here too (``TokenService``).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import threading
+import urllib.parse
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from http import client as http_client
+from http import server as http_server
+from typing import Any
+
+from tests.auth.tokens import Issuer
+
+HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade",
+              "proxy-connection", "content-length", "expect"}
+
+
+@dataclass
+class Seen:
+    method: str
+    path: str
+    query: dict[str, list[str]]
+    status: int
+    content_range: str | None
+    body_size: int
+
+
+@dataclass
+class Faults:
+    """What the proxy does to the traffic; each list is consumed as requests match."""
+
+    # (predicate(method, path), status, Retry-After or None) answered by the proxy itself.
+    refusals: list[tuple[Callable[[str, str], bool], int, str | None]] = field(
+        default_factory=list)
+    # (first offset, bytes): cut the first PATCH whose Content-Range starts at or after the
+    # offset, once that many of its body bytes reached the registry.
+    drop_patch: tuple[int, int] | None = None
+    # Flip one byte in the body of responses whose path matches.
+    corrupt: Callable[[str, str], bool] | None = None
+
+
+class FaultProxy:
+    """A loopback HTTP/1.1 reverse proxy in a thread; use as a context manager."""
+
+    def __init__(self, upstream: str) -> None:
+        self.upstream = upstream
+        self.faults = Faults()
+        self.seen: list[Seen] = []
+        self.lock = threading.Lock()
+        handler = _handler(self)
+        self._server = http_server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self._server.daemon_threads = True
+        self.host = f"127.0.0.1:{self._server.server_address[1]}"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def __enter__(self) -> FaultProxy:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
+
+    def record(self, entry: Seen) -> None:
+        with self.lock:
+            self.seen.append(entry)
+
+    def requests(self, method: str, contains: str = "") -> list[Seen]:
+        with self.lock:
+            return [s for s in self.seen if s.method == method and contains in s.path]
+
+    def refusal_for(self, method: str, path: str) -> tuple[int, str | None] | None:
+        with self.lock:
+            for index, (matches, status, retry_after) in enumerate(self.faults.refusals):
+                if matches(method, path):
+                    del self.faults.refusals[index]
+                    return status, retry_after
+        return None
+
+
+def _handler(proxy: FaultProxy) -> type[http_server.BaseHTTPRequestHandler]:
+    class Handler(http_server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+            pass
+
+        def _forward(self) -> None:
+            url = urllib.parse.urlsplit(self.path)
+            query = urllib.parse.parse_qs(url.query)
+            refusal = proxy.refusal_for(self.command, url.path)
+            length = int(self.headers.get("Content-Length") or 0)
+            if refusal is not None:
+                self.rfile.read(length)
+                self._refuse(*refusal)
+                proxy.record(Seen(self.command, url.path, query, refusal[0],
+                                  self.headers.get("Content-Range"), length))
+                return
+            upstream = http_client.HTTPConnection(proxy.upstream, timeout=60)
+            upstream.putrequest(self.command, self.path, skip_host=True,
+                                skip_accept_encoding=True)
+            for key, value in self.headers.items():
+                if key.lower() not in HOP_BY_HOP:
+                    upstream.putheader(key, value)
+            if length or self.command in ("POST", "PUT", "PATCH"):
+                upstream.putheader("Content-Length", str(length))
+            upstream.endheaders()
+            if self.command == "PATCH" and self._should_drop(length):
+                assert proxy.faults.drop_patch is not None
+                cut = proxy.faults.drop_patch[1]
+                proxy.faults.drop_patch = None
+                upstream.send(self.rfile.read(cut))
+                proxy.record(Seen(self.command, url.path, query, 0,
+                                  self.headers.get("Content-Range"), cut))
+                upstream.close()  # The registry sees a short body; the client a dead socket.
+                self.close_connection = True
+                self.connection.close()
+                return
+            sent = 0
+            while sent < length:
+                piece = self.rfile.read(min(65536, length - sent))
+                upstream.send(piece)
+                sent += len(piece)
+            response = upstream.getresponse()
+            data = response.read()
+            headers = response.getheaders()
+            upstream.close()
+            if proxy.faults.corrupt and data and proxy.faults.corrupt(self.command, url.path):
+                data = bytes([data[0] ^ 0xFF]) + data[1:]
+            proxy.record(Seen(self.command, url.path, query, response.status,
+                              self.headers.get("Content-Range"), length))
+            self.send_response(response.status, response.reason)
+            for key, value in headers:
+                if key.lower() not in HOP_BY_HOP:
+                    self.send_header(key, value)
+            if self.command == "HEAD":
+                self.send_header("Content-Length",
+                                 dict((k.lower(), v) for k, v in headers).get("content-length",
+                                                                             "0"))
+            else:
+                self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(data)
+
+        def _should_drop(self, length: int) -> bool:
+            plan = proxy.faults.drop_patch
+            start = (self.headers.get("Content-Range") or "-").split("-")[0]
+            return plan is not None and start.isdigit() and int(start) >= plan[0] \
+                and length > plan[1]
+
+        def _refuse(self, status: int, retry_after: str | None) -> None:
+            body = json.dumps({"errors": [{"code": "TOOMANYREQUESTS" if status == 429
+                                           else "UNAVAILABLE", "message": "try later",
+                                           "detail": None}]}).encode()
+            self.send_response(status)
+            if retry_after is not None:
+                self.send_header("Retry-After", retry_after)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        do_GET = do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = _forward
+
+    return Handler
+
+
+class TokenService:
+    """``GET /token`` with Basic credentials: a JWT granting the scopes asked for."""
+
+    service = "dockyard-client-test"
+    issuer_name = "client-test-issuer"
+
+    def __init__(self, user: str, password: str) -> None:
+        self.signer = Issuer.new("client-test-signer")
+        self.requests: list[dict[str, list[str]]] = []
+        service = self
+        expected = "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+
+        class Handler(http_server.BaseHTTPRequestHandler):
+            def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+                pass
+
+            def do_GET(self) -> None:  # noqa: N802
+                query = urllib.parse.parse_qs(urllib.parse.urlsplit(self.path).query)
+                service.requests.append(query)
+                if self.headers.get("Authorization") != expected:
+                    return self._answer(401, {"errors": [{"code": "UNAUTHORIZED"}]})
+                token = service.signer.token(iss=service.issuer_name, aud=service.service,
+                                             sub=user, access_=grant(query.get("scope", [])))
+                self._answer(200, {"token": token, "expires_in": 300,
+                                   "issued_at": datetime.now(UTC).isoformat()})
+
+            def _answer(self, status: int, body: dict[str, Any]) -> None:
+                data = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        self._server = http_server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self.realm = f"http://127.0.0.1:{self._server.server_address[1]}/token"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def __enter__(self) -> TokenService:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
+
+
+def grant(scopes: list[str]) -> list[dict[str, Any]]:
+    """Every repository scope asked for, and the catalog."""
+    granted = []
+    for scope in " ".join(scopes).split():
+        kind, _, rest = scope.partition(":")
+        name, _, actions = rest.rpartition(":")
+        if kind in ("repository", "registry"):
+            granted.append({"type": kind, "name": name, "actions": actions.split(",")})
+    return granted

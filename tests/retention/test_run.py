@@ -1,8 +1,11 @@
 """``dockyard retention run`` against a real server's storage, on a realistic tag history."""
 
+import fcntl
 from collections.abc import Callable
+from pathlib import Path
 
 import httpx
+import yaml
 
 from tests.conftest import RunningServer
 from tests.pushing import ACCEPT_ALL, OCI_MANIFEST, digest_of, push_image, put_manifest
@@ -107,3 +110,19 @@ def test_text_output_names_what_went_and_why_the_rest_stayed(server_factory: Fac
     result = run_cli(server.config_path, "run")
     assert result.returncode == 0, result.stderr
     assert "deleted tag team/app:scratch sha256:" in result.stdout
+
+
+def test_a_real_run_refuses_while_another_deletes(tmp_path: Path) -> None:
+    config = tmp_path / "config.yml"
+    config.write_text(yaml.safe_dump({
+        "version": 0.1, "storage": {"filesystem": {"rootdirectory": str(tmp_path / "data")}},
+        "dockyard": {"retention": {"policies": [POLICY]}}}))
+    lock_path = tmp_path / "data" / "dockyard" / "retention.lock"
+    lock_path.parent.mkdir(parents=True)
+    with open(lock_path, "wb") as held:
+        fcntl.flock(held.fileno(), fcntl.LOCK_EX)  # As a run in another process would.
+        refused = run_cli(config, "run")
+        assert refused.returncode == 1 and "another retention run" in refused.stderr
+        assert run_cli(config, "run", "--dry-run").returncode == 0  # Dry runs need no lock.
+    assert run_cli(config, "run").returncode == 0
+    assert [r["dry_run"] for r in run_json(config, "history")] == [False, True]

@@ -52,6 +52,8 @@ def history_json(records: list[RunRecord]) -> str:
 
 
 def history_lines(records: list[RunRecord]) -> list[str]:
+    if not records:
+        return ["no retention runs recorded"]
     lines = []
     for r in records:
         kind = "dry run" if r.dry_run else "run"
@@ -81,4 +83,6 @@ def _deletion(deletion: Deletion) -> dict[str, object]:
 
 
 def _iso(stamp: float | None) -> str | None:
-    return None if stamp is None else datetime.fromtimestamp(stamp, UTC).isoformat()
+    if stamp is None:
+        return None
+    return datetime.fromtimestamp(stamp, UTC).isoformat(timespec="microseconds")

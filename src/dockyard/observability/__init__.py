@@ -140,5 +140,8 @@ def start_debug_server(config: Config) -> DebugServer | None:
     except OSError as error:
         raise ConfigError(f"config: http.debug.addr: cannot listen on {debug.addr}: "
                           f"{error.strerror or error}", ["http.debug.addr"]) from None
+    if server.registry is not None:
+        from dockyard.quota.gauges import register_quota_gauges
+        register_quota_gauges(server.registry, config)
     server.start()
     return server

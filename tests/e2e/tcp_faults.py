@@ -1,0 +1,83 @@
+"""A loopback TCP proxy that slows uploads down or cuts a connection: network faults on
+demand, for the interrupted-copy tests. The registries behind it are real."""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import threading
+import time
+
+
+class FaultyProxy:
+    """Forwards ``127.0.0.1:PORT`` to ``upstream``.
+
+    ``rate``: bytes per second allowed client -> server (None: unlimited).
+    ``cut_after``: the first connection that carries more than this many bytes client ->
+    server is closed abruptly, once.
+    """
+
+    def __init__(self, upstream: str, *, rate: float | None = None,
+                 cut_after: int | None = None) -> None:
+        host, port = upstream.rsplit(":", 1)
+        self.upstream = (host, int(port))
+        self.rate = rate
+        self.cut_after = cut_after
+        self.cuts = 0
+        self.sent = 0  # client -> server bytes forwarded, all connections
+        self._lock = threading.Lock()
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.host = f"127.0.0.1:{self._listener.getsockname()[1]}"
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+
+    def __enter__(self) -> FaultyProxy:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._listener.close()
+        self._thread.join(timeout=5)
+
+    def _accept(self) -> None:
+        while not self._stop.is_set():
+            try:
+                client, _ = self._listener.accept()
+            except OSError:
+                return
+            server = socket.create_connection(self.upstream)
+            threading.Thread(target=self._pump, args=(client, server, True), daemon=True).start()
+            threading.Thread(target=self._pump, args=(server, client, False),
+                             daemon=True).start()
+
+    def _pump(self, src: socket.socket, dst: socket.socket, upstream: bool) -> None:
+        carried = 0
+        try:
+            while True:
+                data = src.recv(64 * 1024)
+                if not data:
+                    break
+                if upstream:
+                    carried += len(data)
+                    if self._should_cut(carried):
+                        break
+                    with self._lock:
+                        self.sent += len(data)
+                    if self.rate:
+                        time.sleep(len(data) / self.rate)
+                dst.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for sock in (src, dst):
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
+                sock.close()
+
+    def _should_cut(self, carried: int) -> bool:
+        with self._lock:
+            if self.cut_after is not None and self.cuts == 0 and carried > self.cut_after:
+                self.cuts += 1
+                return True
+        return False

@@ -64,6 +64,14 @@ def fill_disk(directory: Path, leave: int = 0) -> Path:
     return filler
 
 
+def assert_full(response: httpx.Response) -> None:
+    """The full-disk answer: 507, the spec's envelope, code UNKNOWN, a message that says so."""
+    assert response.status_code == 507, response.text
+    errors = response.json()["errors"]
+    assert [e["code"] for e in errors] == ["UNKNOWN"]
+    assert "no space left on the registry's storage" in errors[0]["message"]
+
+
 def kill_server(server: RunningServer) -> None:
     """``kill -9`` the server and every worker (they share its process group)."""
     server.client.close()

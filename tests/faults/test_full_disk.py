@@ -16,6 +16,7 @@ import pytest
 from tests.conftest import RunningServer
 from tests.faults.helpers import (
     assert_every_tag_whole,
+    assert_full,
     blob_path,
     fill_disk,
     free_bytes,
@@ -39,14 +40,6 @@ BIG = 3 * 1024 * 1024
 def tmpfs(tmp_path: Path) -> Iterator[Path]:
     with small_filesystem(tmp_path / "disk", "32m") as mountpoint:
         yield mountpoint
-
-
-def assert_full(response: httpx.Response) -> None:
-    """The full-disk answer: 507, the spec's envelope, code UNKNOWN, a message that says so."""
-    assert response.status_code == 507, response.text
-    errors = response.json()["errors"]
-    assert [e["code"] for e in errors] == ["UNKNOWN"]
-    assert "no space left on the registry's storage" in errors[0]["message"]
 
 
 def assert_reads_work(client: httpx.Client, repo: str, tag: str, layer: bytes) -> None:

@@ -54,8 +54,12 @@ class BlobService:
         """The blob ``repository`` holds under ``digest_text``, or BLOB_UNKNOWN."""
         digest = parse_digest(digest_text)
         size = self._metadata.linked_blob_size(repository, str(digest))
-        if size is None or str(digest) in self._corrupt or \
-                await self._store.stat(digest) is None:
+        if size is None or str(digest) in self._corrupt:
+            raise RegistryError("BLOB_UNKNOWN", detail={"digest": str(digest)})
+        stored = await self._store.stat(digest)
+        if stored != size:
+            if stored is not None:  # Truncated or grown since it was verified and stored.
+                self._mark_corrupt(str(digest))
             raise RegistryError("BLOB_UNKNOWN", detail={"digest": str(digest)})
         return BlobInfo(digest, size, self._store.local_path(digest))
 

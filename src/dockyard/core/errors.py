@@ -69,8 +69,8 @@ class RegistryError(Exception):
 # The registry's storage is full. The spec has no code for it; Distribution answers 500
 # UNKNOWN. Dockyard keeps the spec's catch-all code UNKNOWN (so every client parses the body)
 # with RFC 4918's 507 Insufficient Storage: still a 5xx, so no client blames its own request,
-# but operators and metrics can tell "the disk is full" from a bug, and unlike 503 it does not
-# invite the automatic, immediate retries clients make for "temporarily unavailable".
+# but operators and metrics can tell "the disk is full" from a bug. 503 would say "temporarily
+# unavailable, retry soon", and a full disk stays full until an operator frees space.
 INSUFFICIENT_STORAGE = 507
 _NO_SPACE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})
 _SQLITE_FULL = 13

@@ -60,7 +60,7 @@ def test_dry_run_lists_exactly_what_the_run_deletes(server_factory: Factory) -> 
     assert dry["dry_run"] is True
     assert {(d["repository"], d["tag"]) for d in dry["deleted"]} == \
         {("team/api", t) for t in API_GONE} | {("team/web", t) for t in WEB_GONE}
-    assert all(d["kept_by"] == [] and d["digest"] == api[d["tag"]]
+    assert all(d["kept_by"] == [] and d["policies"] == [0] and d["digest"] == api[d["tag"]]
                for d in dry["deleted"] if d["repository"] == "team/api")
     kept = {(k["repository"], k["tag"]): k["kept_by"] for k in dry["kept"]}
     assert kept[("team/api", "1.0.0")] == ["immutable (tags '1.*' in repositories 'team/**')"]
@@ -102,7 +102,7 @@ def test_text_output_names_what_went_and_why_the_rest_stayed(server_factory: Fac
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert any(line.startswith("would delete tag team/app:scratch sha256:")
-               and line.endswith("(kept by: none)") for line in lines), lines
+               and line.endswith("(judged by policy 0; kept by: none)") for line in lines), lines
     assert any(line.startswith("kept team/app:v1 ") and "tags 'v*'" in line for line in lines)
     assert any(line.startswith("kept team/app:nightly ") and "last 2" in line for line in lines)
     assert lines[-1].endswith(": 1 tags and 0 untagged manifests would be deleted, 3 tags "

@@ -34,6 +34,7 @@ class TagVerdict:
     digest: str
     pushed_at: float
     reasons: tuple[str, ...]
+    policies: tuple[int, ...] = ()  # The policies that judged it (their index in the config).
 
     @property
     def kept(self) -> bool:
@@ -78,7 +79,7 @@ def judge_tags(repository: str, tags: list[TagState], policies: list[RetentionPo
             reasons += [f"policy {index}: {why}"
                         for why in _keeps(policy.keep, tag, rank[tag.name], now)]
         verdicts.append(TagVerdict(repository, tag.name, tag.digest, tag.pushed_at,
-                                   tuple(reasons)))
+                                   tuple(reasons), tuple(i for i, _ in applicable)))
     return verdicts
 
 

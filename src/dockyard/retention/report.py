@@ -9,14 +9,16 @@ from dockyard.retention.runs import Deletion, RunRecord
 
 def report_json(report: RunReport) -> str:
     """``deleted`` lists exactly the deletions (or, dry, the would-be deletions) in order."""
+    judges = _judges(report)
     return json.dumps({
         "run": report.run_id,
         "dry_run": report.dry_run,
         "started_at": _iso(report.started_at),
         "finished_at": _iso(report.finished_at),
-        "deleted": [_deletion(d) for d in report.deleted],
+        "deleted": [_deletion(d, judges) for d in report.deleted],
         "kept": [{"repository": v.repository, "tag": v.tag, "digest": v.digest,
-                  "kept_by": list(v.reasons)} for v in report.kept],
+                  "kept_by": list(v.reasons), "policies": list(v.policies)}
+                 for v in report.kept],
         "skipped": report.skipped,
         "counts": _counts(report),
     }, indent=2)
@@ -24,11 +26,13 @@ def report_json(report: RunReport) -> str:
 
 def report_lines(report: RunReport) -> list[str]:
     verb = "would delete" if report.dry_run else "deleted"
+    judges = _judges(report)
     lines = []
     for deletion in report.deleted:
         if deletion.tag is not None:
+            policies = ", ".join(map(str, judges.get((deletion.repository, deletion.tag), [])))
             lines.append(f"{verb} tag {deletion.repository}:{deletion.tag} {deletion.digest} "
-                         "(kept by: none)")
+                         f"(judged by policy {policies}; kept by: none)")
         else:
             lines.append(f"{verb} untagged manifest {deletion.repository}@{deletion.digest}")
     for verdict in report.kept:
@@ -74,12 +78,21 @@ def _counts(report: RunReport) -> dict[str, int]:
             "skipped": len(report.skipped)}
 
 
-def _deletion(deletion: Deletion) -> dict[str, object]:
+def _judges(report: RunReport) -> dict[tuple[str, str], list[int]]:
+    """For each judged tag, the policies that judged it (for a deleted tag: found nothing)."""
+    return {(v.repository, v.tag): list(v.policies) for v in report.tags}
+
+
+def _deletion(deletion: Deletion,
+              judges: dict[tuple[str, str], list[int]] | None = None) -> dict[str, object]:
     if deletion.tag is None:
         return {"repository": deletion.repository, "digest": deletion.digest,
                 "kind": "manifest"}
-    return {"repository": deletion.repository, "tag": deletion.tag, "digest": deletion.digest,
-            "kind": "tag", "kept_by": []}
+    found: dict[str, object] = {"repository": deletion.repository, "tag": deletion.tag,
+                                "digest": deletion.digest, "kind": "tag", "kept_by": []}
+    if judges is not None:
+        found["policies"] = judges.get((deletion.repository, deletion.tag), [])
+    return found
 
 
 def _iso(stamp: float | None) -> str | None:

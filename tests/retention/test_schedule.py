@@ -2,12 +2,13 @@
 
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import yaml
 
-from tests.conftest import RunningServer
+from tests.conftest import RunningServer, start_server
 from tests.pushing import push_image
-from tests.retention.helpers import age_tags, manifest_status, run_json, tags_of
+from tests.retention.helpers import age_tags, database, manifest_status, run_json, tags_of
 
 Factory = Callable[..., RunningServer]
 
@@ -52,3 +53,28 @@ def test_seed_cleanup_script_is_one_policy_line(server_factory: Factory) -> None
         ("team/app", "v1.0.0"), ("team/app", "latest"), ("base/images/debian", "12"),
         ("tool", "20261001-0800")}
     assert tags_of(server.client, "base/images/debian") == {"12-slim"}
+
+
+def test_the_schedule_survives_restarts(tmp_path: Path) -> None:
+    """Anchored on the last recorded run: a server restarted more often than the interval
+    still runs, and one that starts after an overdue run runs at once."""
+    policy = {"repositories": "team/**", "keep": {"tags": ["v*"]}}
+    overrides = {"dockyard.retention": {"interval": "1h", "policies": [policy]}}
+    first = start_server(tmp_path, overrides)
+    push_image(first.client, "team/app", "v1")
+    push_image(first.client, "team/app", "feature-y")
+    assert first.stop() == 0
+    with database(tmp_path / "data") as conn:  # A real run two hours ago, as if recorded.
+        conn.execute("INSERT INTO retention_runs (started_at, finished_at, dry_run, trigger, "
+                     "status, tags_deleted, tags_kept, manifests_deleted) "
+                     "VALUES (?, ?, 0, 'schedule', 'finished', 0, 0, 0)",
+                     (time.time() - 7200, time.time() - 7199))
+    second = start_server(tmp_path, overrides)
+    try:
+        deadline = time.monotonic() + 30
+        while manifest_status(second.client, "team/app", "feature-y") != 404:
+            assert time.monotonic() < deadline, second.log()
+            time.sleep(0.1)
+        assert tags_of(second.client, "team/app") == {"v1"}
+    finally:
+        second.stop()

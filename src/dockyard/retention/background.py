@@ -18,8 +18,11 @@ from dockyard.config import Config
 from dockyard.core.immutability import ImmutableTagRule
 from dockyard.retention.pulls import PullLog, write_pull_times
 from dockyard.retention.runner import Deleter, RetentionBusy, RunTarget, run_retention
+from dockyard.retention.runs import last_real_run_start
 
 log = logging.getLogger("dockyard.retention")
+FIRST_RUN_WAIT = 3600.0  # With no run recorded yet, the first comes after min(interval, 1 h).
+SLACK = 0.1  # A run this close (as a share of the interval) to being due counts as due.
 
 
 class RetentionBackground:
@@ -71,9 +74,22 @@ class RetentionBackground:
             await self.flush()
 
     async def _run_forever(self, interval: float) -> None:
+        """Run when ``interval`` has passed since the last real run of any process.
+
+        The schedule is anchored in the database, not in this process's start: a server
+        restarted more often than the interval still runs, and after another worker's (or a
+        CLI) run the others wait a whole interval again instead of running right after it.
+        """
+        last = await asyncio.to_thread(last_real_run_start, self._engine)
+        delay = min(interval, FIRST_RUN_WAIT) if last is None else last + interval - time.time()
         while True:
-            await asyncio.sleep(interval)
+            await asyncio.sleep(max(delay, 0.0))
+            last = await asyncio.to_thread(last_real_run_start, self._engine)
+            if last is not None and last + interval - time.time() > interval * SLACK:
+                delay = last + interval - time.time()  # Someone else ran meanwhile.
+                continue
             await self.run_once()
+            delay = interval
 
     async def run_once(self) -> None:
         """One scheduled run; a failure is logged and the schedule goes on."""

@@ -7,7 +7,7 @@ a run cut short by a crash stays visible as ``running`` with no finish time.
 import time
 from dataclasses import asdict, dataclass, field
 
-from sqlalchemy import Engine, delete, insert, select, update
+from sqlalchemy import Engine, delete, func, insert, select, update
 
 from dockyard.metadata.schema import retention_deletions, retention_runs
 
@@ -82,3 +82,11 @@ def list_runs(engine: Engine, limit: int = 50, with_deleted: bool = True) -> lis
                     .order_by(retention_deletions.c.run_id, retention_deletions.c.position)):
                 by_id[row.run_id].deleted.append(Deletion(row.repository, row.tag, row.digest))
     return records
+
+
+def last_real_run_start(engine: Engine) -> float | None:
+    """When the latest real (not dry) run started, from any process; the schedule's anchor."""
+    with engine.connect() as conn:
+        found = conn.execute(select(func.max(retention_runs.c.started_at))
+                             .where(retention_runs.c.dry_run == 0)).scalar()
+    return None if found is None else float(found)

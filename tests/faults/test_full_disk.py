@@ -34,6 +34,7 @@ from tests.pushing import (
 )
 
 BIG = 3 * 1024 * 1024
+DIRECTORIES = 64 * 1024  # far less than any of the discarded uploads
 
 
 @pytest.fixture
@@ -65,7 +66,7 @@ def test_uploads_on_a_full_disk_fail_cleanly_and_work_again_when_space_returns(
     digest = digest_of(big)
 
     filler = fill_disk(tmpfs, leave=512 * 1024)
-    before = free_bytes(tmpfs)
+    before = free_bytes(tmpfs) - DIRECTORIES  # new repository directories may stay
 
     # A chunk that does not fit: the whole session goes, and its space with it.
     started = client.post("/v2/full/new/blobs/uploads/")

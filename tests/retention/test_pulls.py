@@ -80,3 +80,21 @@ def test_a_pull_from_before_the_last_push_does_not_count(server_factory: Factory
             [("pulled-since", time.time() - 5 * DAY), ("pulled-before", time.time() - 20 * DAY)])
     dry = run_json(server.config_path, "run", "--dry-run")
     assert [d["tag"] for d in dry["deleted"]] == ["pulled-before"]
+
+
+def test_a_real_run_forgets_pull_times_of_what_is_gone(server_factory: Factory) -> None:
+    server = server_factory({"dockyard.retention": {"policies": [
+        {"repositories": "team/**", "keep": {"tags": ["v*"]}}]}})
+    for tag in ("v1", "gone"):
+        push_image(server.client, "team/app", tag)
+    with database(server.root) as conn:
+        conn.executemany(
+            "INSERT INTO pull_times (repository_id, reference, pulled_at) SELECT id, ?, ? "
+            "FROM repositories WHERE name = 'team/app'",
+            [("v1", time.time()), ("gone", time.time()), ("deleted-long-ago", time.time())])
+    run_json(server.config_path, "run", "--dry-run")
+    assert pull_time(server.root, "team/app", "deleted-long-ago") is not None
+    assert [d["tag"] for d in run_json(server.config_path, "run")["deleted"]] == ["gone"]
+    assert pull_time(server.root, "team/app", "v1") is not None
+    assert pull_time(server.root, "team/app", "gone") is None
+    assert pull_time(server.root, "team/app", "deleted-long-ago") is None

@@ -11,10 +11,10 @@ set; two workers writing the same row simply leave the later time.
 import threading
 from collections.abc import Iterable
 
-from sqlalchemy import Connection, Engine, select, update
+from sqlalchemy import Connection, Engine, and_, delete, exists, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from dockyard.metadata.schema import pull_times, repositories
+from dockyard.metadata.schema import manifests, pull_times, repositories, tags
 
 MAX_PENDING = 100_000
 
@@ -78,3 +78,16 @@ def _repository_ids(conn: Connection, names: set[str]) -> dict[str, int]:
             select(repositories.c.name, repositories.c.id)
             .where(repositories.c.name.in_(chunk))))
     return found
+
+
+def prune_pull_times(engine: Engine) -> int:
+    """Drop pull times of tags and manifests that no longer exist, so the table stays the
+    size of what the registry holds; a real retention run calls it at its end."""
+    tag_exists = exists().where(and_(tags.c.repository_id == pull_times.c.repository_id,
+                                     tags.c.name == pull_times.c.reference))
+    manifest_exists = exists().where(and_(
+        manifests.c.repository_id == pull_times.c.repository_id,
+        manifests.c.digest == pull_times.c.reference))
+    with engine.begin() as conn:
+        result = conn.execute(delete(pull_times).where(~tag_exists, ~manifest_exists))
+        return int(result.rowcount)

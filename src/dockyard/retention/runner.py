@@ -24,6 +24,7 @@ from dockyard.core.immutability import ImmutableTagRule
 from dockyard.gc.lock import try_exclusive
 from dockyard.metadata.generation import ChangeMarker
 from dockyard.retention.policy import TagVerdict, governing, judge_tags, repository_matches
+from dockyard.retention.pulls import prune_pull_times
 from dockyard.retention.runs import Deletion, finish_run, start_run
 from dockyard.retention.settings import RetentionSettings
 from dockyard.retention.snapshot import (
@@ -92,6 +93,8 @@ def run_retention(settings: RetentionSettings, immutable: tuple[ImmutableTagRule
         try:
             for name in repository_names(target.engine):
                 _one_repository(settings, immutable, target, report, name)
+            if not dry_run:
+                prune_pull_times(target.engine)
         except Exception as error:
             finish_run(target.engine, report.run_id, report.deleted, len(report.kept),
                        f"{type(error).__name__}: {error}")

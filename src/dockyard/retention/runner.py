@@ -119,13 +119,15 @@ def _one_repository(settings: RetentionSettings, immutable: tuple[ImmutableTagRu
     report.tags += verdicts
     report.manifests += doomed
     before = len(report.deleted)
-    for verdict in verdicts:
-        if not verdict.kept:
-            _delete_tag(target, report, verdict)
-    for manifest in doomed:
-        _delete_manifest(target, report, manifest)
-    if len(report.deleted) > before and not report.dry_run and target.marker is not None:
-        target.marker.bump()  # Committed: a serving process's cache must forget them now.
+    try:
+        for verdict in verdicts:
+            if not verdict.kept:
+                _delete_tag(target, report, verdict)
+        for manifest in doomed:
+            _delete_manifest(target, report, manifest)
+    finally:  # Even when a read fails part-way: what was deleted must leave the cache.
+        if len(report.deleted) > before and not report.dry_run and target.marker is not None:
+            target.marker.bump()
 
 
 def _delete_tag(target: RunTarget, report: RunReport, verdict: TagVerdict) -> None:

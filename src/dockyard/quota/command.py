@@ -32,13 +32,18 @@ def quota(
     """Storage used per namespace (distinct blobs) against its quota."""
     from dockyard.cli import _load
     from dockyard.metadata.store import MetadataStore
-    from dockyard.quota.report import reconcile, usage_rows
+    from dockyard.quota.report import reconcile, snapshot_engine, usage_rows
 
     loaded = _load(config)
     store = MetadataStore(loaded.metadata_url, migrate=True)
     try:
         if check or fix:
-            raise typer.Exit(_report_reconciliation(reconcile(store.write_engine, fix), as_json))
+            engine = store.write_engine if fix else snapshot_engine(loaded.metadata_url)
+            try:
+                result = reconcile(engine, fix)
+            finally:
+                engine.dispose()
+            raise typer.Exit(_report_reconciliation(result, as_json))
         rows = usage_rows(store.write_engine, loaded.dockyard.quotas.limits(), namespace)
     finally:
         store.close()

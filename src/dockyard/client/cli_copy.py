@@ -34,7 +34,8 @@ Jobs = Annotated[int, typer.Option("--jobs", "-j", min=1, help="blobs transferre
 PlatformOpt = Annotated[str | None, typer.Option(
     "--platform", help="os/arch or os/arch/variant: copy only this image of an index")]
 AllOpt = Annotated[bool, typer.Option(
-    "--all/--no-all", help="every platform of an index (the default unless --platform)")]
+    "--all/--no-all", help="every platform of an index (the default unless --platform); "
+    "--no-all: only this machine's platform")]
 
 
 def register(app: typer.Typer) -> None:
@@ -148,7 +149,7 @@ def _platform(label: str, text: str | None, all_platforms: bool) -> Any:
     from dockyard.client.transfer.model import Platform
 
     if text is None:
-        return None
+        return None if all_platforms else Platform.host()
     try:
         return Platform.parse(text)
     except ValueError as error:

@@ -7,13 +7,17 @@ repositories:
   - name: team/api
     destination: prod/api  # optional rename (the prefix still applies)
     tags:
-      regex: "^v[0-9]+"    # optional: the tag must match (re.fullmatch)
+      regex: "^v[0-9]+"    # optional: the tag must match (re.search, as ``tags --filter``)
       semver: ">=1.2,<2"   # optional: the tag must be a version in this range
       names: [latest]      # optional: these tags are always included
 ```
 
 A tag is copied when it is in ``names``, or when it passes every filter given (``regex``
-and ``semver``); with no filter at all every tag is copied.
+and ``semver``); with no filter at all every tag is copied. Versions and ranges are read
+with ``packaging``, as ``dockyard tags --semver-range`` reads them, so one range means the
+same in both places: ``v1.2.3``, ``1.2`` and ``1.2.3-rc.1`` are versions, ``latest`` is not;
+ranges are PEP 440 specifiers (``>=1.2,<2``, ``~=1.4``, ``==1.2.*``, ``!=1.3.0``), and a
+pre-release only matches a range that names a pre-release itself.
 """
 
 from __future__ import annotations
@@ -23,9 +27,9 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from packaging.version import InvalidVersion, Version
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
-
-from dockyard.client.transfer.semver import Range
 
 
 class TagFilter(BaseModel):
@@ -49,7 +53,7 @@ class TagFilter(BaseModel):
     @classmethod
     def _parses(cls, value: str | None) -> str | None:
         if value is not None:
-            Range.parse(value)
+            _range(value)
         return value
 
     def selects(self, tag: str) -> bool:
@@ -57,9 +61,27 @@ class TagFilter(BaseModel):
             return True
         if self.regex is None and self.semver is None:
             return not self.names
-        if self.regex is not None and re.fullmatch(self.regex, tag) is None:
+        if self.regex is not None and re.search(self.regex, tag) is None:
             return False
-        return self.semver is None or Range.parse(self.semver).matches(tag)
+        return self.semver is None or in_range(tag, self.semver)
+
+
+def _range(text: str) -> SpecifierSet:
+    try:
+        return SpecifierSet(text)
+    except InvalidSpecifier:
+        raise ValueError(f"invalid semver range {text!r}: expected e.g. '>=1.2,<2'") from None
+
+
+def in_range(tag: str, text: str) -> bool:
+    """Whether ``tag`` is a version inside the range ``text`` (see the module docstring)."""
+    try:
+        version = Version(tag)
+    except InvalidVersion:
+        return False
+    specifier = _range(text)
+    named_pre = any(Version(s.version.rstrip(".*")).is_prerelease for s in specifier)
+    return specifier.contains(version, prereleases=named_pre)
 
 
 class RepositorySpec(BaseModel):

@@ -9,6 +9,7 @@ rounds); nothing in the server knows it is being tested, and nothing asserts on 
 
 import contextlib
 import functools
+import json
 import os
 import random
 import threading
@@ -27,7 +28,16 @@ from tests.faults.helpers import (
     run_scrub,
     upload_dirs,
 )
-from tests.pushing import digest_of, image_manifest, push_blob, push_image, put_manifest
+from tests.pushing import (
+    OCI_INDEX,
+    OCI_MANIFEST,
+    descriptor,
+    digest_of,
+    image_manifest,
+    push_blob,
+    push_image,
+    put_manifest,
+)
 
 CHUNK = 64 * 1024
 
@@ -80,6 +90,12 @@ def slow_body(data: bytes, after: int, reached: threading.Event) -> Iterator[byt
         if offset + CHUNK >= after:
             reached.set()
             time.sleep(0.02)
+
+
+def index_of(manifest: bytes, note: str) -> bytes:
+    return json.dumps({"schemaVersion": 2, "mediaType": OCI_INDEX, "annotations": {"n": note},
+                       "manifests": [descriptor(OCI_MANIFEST, manifest, platform={
+                           "architecture": "amd64", "os": "linux"})]}).encode()
 
 
 def check_after_restart(server: RunningServer, probes: list[tuple[str, str]]) -> None:
@@ -161,6 +177,10 @@ def test_kill_during_concurrent_manifest_puts(server_factory: Callable[..., Runn
                     with lock:
                         acknowledged[(repo, tag)] = digest_of(body)
                 put_manifest(own, repo, "latest", body)  # one tag moved by everyone
+                index = index_of(body, tag)  # a new index naming the manifest just put
+                if put_manifest(own, repo, f"{tag}-i", index, OCI_INDEX).status_code == 201:
+                    with lock:
+                        acknowledged[(repo, f"{tag}-i")] = digest_of(index)
         except httpx.HTTPError:
             pass
         finally:

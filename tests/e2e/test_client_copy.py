@@ -290,3 +290,16 @@ def test_dropped_connection_mid_blob_resumes(tools, registry, server_factory, tm
     assert raw_digest(tools, f"docker://{target.host}/cut/dst:v1") == image.digest
     # Only the chunk in flight at the cut went twice (plus config and manifest bytes).
     assert size < resent < size + 2 * chunk, (resent, size)
+
+
+def test_quota_refusal_is_one_line(tools, registry, server_factory, tmp_path):
+    """The destination's own reason reaches the user: side, registry, code and message."""
+    image = make_image((64 * KiB, 256 * KiB))
+    push(tools, write_layout(tmp_path / "src", "v1", image), "v1", registry.ref("quota/src:v1"))
+    target = server_factory({"dockyard.quotas": {"namespaces": {"small": "100KiB"}}})
+    run = dockyard(tmp_path, "copy", f"{registry.host}/quota/src:v1",
+                   f"{target.host}/small/app:v1", check=False)
+    assert run.returncode == 1, run
+    line = run.stderr.strip().splitlines()[-1]  # after the per-blob progress lines
+    assert line.startswith(f"copy {registry.host}/quota/src:v1 to {target.host}/small/app:v1: "
+                           f"destination {target.host} refused push: DENIED quota exceeded"), run

@@ -93,6 +93,21 @@ def test_second_tag_and_mount_within_one_registry(tools, registry, tmp_path, sou
     assert raw_digest(tools, registry.ref("copy/mounted:extra")) == index.digest
 
 
+def test_mount_from_hint_across_registries(tools, registry, distribution, tmp_path,
+                                          source_index):
+    """Source on Distribution, destination Dockyard already holding the blobs in another
+    repository: --mount-from turns every blob into a mount and nothing is downloaded."""
+    dockyard(tmp_path, "copy", f"{registry.host}/copy/src:v1", f"{distribution.host}/hint/a:v1")
+    with RecordingProxy(registry.host) as proxy:
+        dockyard(tmp_path, "copy", "--mount-from", "copy/src", f"{distribution.host}/hint/a:v1",
+                 f"{proxy.host}/copy/hinted:v1")
+        exchanges = proxy.snapshot()
+    mounted = [e for e in exchanges if e.method == "POST" and e.query.get("mount")]
+    assert len(mounted) == 6 and all(e.status == 201 for e in mounted), proxy.summary()
+    assert blob_bytes_moved(exchanges)["uploaded"] == 0, proxy.summary()
+    assert raw_digest(tools, registry.ref("copy/hinted:v1")) == source_index.digest
+
+
 def test_oci_layout_both_ways_with_skopeo(tools, registry, distribution, tmp_path,
                                           source_index):
     index = source_index

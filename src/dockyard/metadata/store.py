@@ -81,12 +81,27 @@ class MetadataStore:
         when the blob is new to the namespace and would take it over the limit.
         """
         values = {"repository": repository, "digest": digest, "size": size, "now": time.time()}
+        try:
+            with self._write.begin() as conn:
+                if quota is not None:
+                    check_room(conn, repository, digest, size, quota)
+                for statement in self._link_statements:
+                    conn.execute(statement, values)
+                conn.execute(self._queue_link, values)  # Never referenced? Reviewed later.
+        except QuotaExceeded:
+            self._queue_unrecorded_file(digest)
+            raise
+
+    def _queue_unrecorded_file(self, digest: str) -> None:
+        """A push refused by its quota after its bytes reached ``blobs/`` (a concurrent push
+        took the room after the early check): when no row records the digest, hand the file
+        to the online collector, which re-checks under the blob's stripe lock before removing
+        it, so a concurrent push of the same digest keeps its bytes."""
         with self._write.begin() as conn:
-            if quota is not None:
-                check_room(conn, repository, digest, size, quota)
-            for statement in self._link_statements:
-                conn.execute(statement, values)
-            conn.execute(self._queue_link, values)  # Never referenced? Reviewed after the delay.
+            if conn.execute(select(blobs.c.digest).where(blobs.c.digest == digest)).first() \
+                    is None:
+                review_queries.queue(conn, review_queries.FILE, review_queries.GLOBAL,
+                                     [digest], time.time())
 
     def check_quota(self, repository: str, digest: str, size: int, quota: int) -> None:
         """QuotaExceeded if recording ``digest`` now would pass ``quota``; a read-only early
@@ -120,6 +135,13 @@ class MetadataStore:
 
     def put_manifest(self, new: NewManifest) -> None:
         """Record a manifest, its references and its tag; raise MissingReferences first."""
+        try:
+            self._put_manifest(new)
+        except QuotaExceeded:  # The manifest's bytes were written before the transaction.
+            self._queue_unrecorded_file(new.digest)
+            raise
+
+    def _put_manifest(self, new: NewManifest) -> None:
         now = time.time()
         with self._write.begin() as conn:
             repository_id = _ensure_repository(conn, new.repository, now)

@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -78,6 +79,26 @@ def kill_server(server: RunningServer) -> None:
     with contextlib.suppress(ProcessLookupError):
         os.killpg(server.process.pid, signal.SIGKILL)
     server.process.wait(30)
+    deadline = time.monotonic() + 30
+    while _live_members(server.process.pid):
+        if time.monotonic() > deadline:
+            pytest.fail("a server process survived kill -9 of its process group")
+        time.sleep(0.05)
+
+
+def _live_members(group: int) -> list[int]:
+    """Processes of ``group`` still running (zombies waiting for a reaper do not count)."""
+    alive = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == group and fields[0] != "Z":
+            alive.append(int(entry.name))
+    return alive
 
 
 def blob_path(root: Path, digest: str) -> Path:

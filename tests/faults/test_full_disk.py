@@ -7,6 +7,7 @@ answer is 507 with the spec's catch-all code UNKNOWN (see docs/api.md, "Full sto
 
 import json
 import os
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -125,3 +126,23 @@ def test_a_completely_full_disk_refuses_sessions_and_manifests_and_keeps_serving
     assert tags["full/app"]["v2"] == digest_of(waiting)
     assert json.loads(waiting)["layers"]
     assert run_scrub(server.config_path).returncode == 0
+
+
+def test_the_storage_health_check_does_not_take_reads_down_on_a_full_disk(
+        tmpfs: Path, server_factory: Callable[..., RunningServer]) -> None:
+    """registry:2's stock config enables the storage health check. A full disk must not
+    turn it into 503 for every request: reads still work, and each write answers 507."""
+    server = server_factory({
+        "storage.filesystem.rootdirectory": str(tmpfs),
+        "health.storagedriver": {"enabled": True, "interval": "20ms", "threshold": 1}})
+    client = server.client
+    layer = os.urandom(64 * 1024)
+    push_blob(client, "full/app", layer)
+    push_image(client, "full/app", "v1")
+    filler = fill_disk(tmpfs)
+    for _ in range(50):  # spans many probe intervals; any 503 fails
+        assert_reads_work(client, "full/app", "v1", layer)
+        time.sleep(0.02)
+    assert_full(client.post("/v2/full/app/blobs/uploads/"))
+    filler.unlink()
+    push_image(client, "full/app", "v2")

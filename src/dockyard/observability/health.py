@@ -3,7 +3,8 @@
 * ``storagedriver`` (named ``storagedriver_filesystem``): writes and removes a small probe
   file under ``<root>/docker/registry/v2``, so a missing, unmounted or read-only storage
   root fails. Distribution only stats the root; a registry that cannot write cannot take
-  pushes, so Dockyard checks the write (only the directory in read-only mode).
+  pushes, so Dockyard checks the write (only the directory in read-only mode). A full disk
+  passes: it still serves reads, and each write answers 507 on its own (docs/integrity.md).
 * ``file`` (named by its path): fails while the file exists (used to drain a node).
 * ``http`` (named by its URI): ``HEAD`` must answer ``statuscode``.
 * ``tcp`` (named by its address): the address must accept a connection.
@@ -34,6 +35,7 @@ from pathlib import Path
 
 from dockyard.config import Config
 from dockyard.config_env import split_host_port
+from dockyard.core.errors import is_out_of_space
 from dockyard.storage.layout import Layout
 
 log = logging.getLogger("dockyard.health")
@@ -107,6 +109,10 @@ def storage_probe(directory: Path, write: bool = True) -> Probe:
                 os.close(fd)
             os.unlink(path)
         except OSError as error:
+            if write and is_out_of_space(error):  # Full, not broken: reads must go on,
+                with contextlib.suppress(OSError):  # and each write answers 507 itself.
+                    os.unlink(path)
+                return
             problem = "not writable" if write else "not available"
             raise CheckFailed(f"storage is {problem} at {directory}: "
                               f"{error.strerror or error}") from None

@@ -84,7 +84,7 @@ class MetadataStore:
         try:
             with self._write.begin() as conn:
                 if quota is not None:
-                    check_room(conn, repository, digest, size, quota)
+                    check_room(conn, repository, digest, size, quota, serialise=True)
                 for statement in self._link_statements:
                     conn.execute(statement, values)
                 conn.execute(self._queue_link, values)  # Never referenced? Reviewed later.
@@ -147,7 +147,8 @@ class MetadataStore:
             repository_id = _ensure_repository(conn, new.repository, now)
             _check_references(conn, repository_id, new)
             if new.quota is not None:
-                check_room(conn, new.repository, new.digest, new.size, new.quota)
+                check_room(conn, new.repository, new.digest, new.size, new.quota,
+                           serialise=True)
             manifest_id = _upsert_manifest(conn, repository_id, new, now)
             if conn.execute(select(blobs.c.digest).where(blobs.c.digest == new.digest)).first() \
                     is None:

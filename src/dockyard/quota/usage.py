@@ -17,14 +17,22 @@ _ROOM = text(
     "SELECT (SELECT bytes FROM namespace_usage WHERE namespace = :namespace), "
     "EXISTS (SELECT 1 FROM namespace_blobs WHERE namespace = :namespace AND digest = :digest)")
 
+# PostgreSQL lets writers run concurrently: a transaction-scoped lock per namespace keeps two
+# pushes from both seeing the same room.
+_SERIALISE = text("SELECT pg_advisory_xact_lock(hashtext(:namespace))")
 
-def check_room(conn: Connection, repository: str, digest: str, size: int, limit: int) -> None:
+
+def check_room(conn: Connection, repository: str, digest: str, size: int, limit: int,
+               serialise: bool = False) -> None:
     """Raise QuotaExceeded when ``digest`` is new to the namespace and would pass ``limit``.
 
-    Two primary-key look-ups. Inside a write transaction (SQLite's ``BEGIN IMMEDIATE``
-    serialises writers) no other push can slip in between this check and the insert.
+    Two primary-key look-ups. With ``serialise``, inside the write transaction that records
+    the blob, no other push into the namespace can slip in between this check and the insert
+    (SQLite's ``BEGIN IMMEDIATE`` already serialises writers; PostgreSQL takes a lock).
     """
     namespace = namespace_of(repository)
+    if serialise and conn.dialect.name == "postgresql":
+        conn.execute(_SERIALISE, {"namespace": namespace})
     row = conn.execute(_ROOM, {"namespace": namespace, "digest": digest}).one()
     used, counted = int(row[0] or 0), bool(row[1])
     if not counted and used + size > limit:

@@ -10,8 +10,8 @@ delete the parent row before the cascade runs), so a BEFORE DELETE trigger on
 ``repositories`` releases its references first and the cascaded triggers find no namespace
 and do nothing. Existing databases (registry:2 imports) are backfilled here.
 
-The triggers are SQLite's; PostgreSQL needs plpgsql equivalents of the same statements
-(``split_part(name, '/', 1)`` for the namespace) when it becomes a backend.
+PostgreSQL gets the same statements as plpgsql functions (``POSTGRESQL``); its cascades
+also run after the parent row is gone, so the same BEFORE DELETE design holds.
 
 Revision ID: 0003
 Revises: 0002
@@ -85,6 +85,100 @@ END""",
 }
 
 
+_PG_FUNCTIONS = """
+CREATE FUNCTION quota_namespace_of(repository integer) RETURNS text LANGUAGE sql STABLE AS
+$$ SELECT split_part(name, '/', 1) FROM repositories WHERE id = repository $$;
+
+CREATE FUNCTION quota_hold(ns text, held text, bytes bigint) RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+  IF ns IS NOT NULL THEN
+    INSERT INTO namespace_blobs (namespace, digest, size, refcount) VALUES (ns, held, bytes, 1)
+    ON CONFLICT (namespace, digest) DO UPDATE SET refcount = namespace_blobs.refcount + 1;
+  END IF;
+END $$;
+
+CREATE FUNCTION quota_release(ns text, held text) RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+  IF ns IS NOT NULL THEN
+    UPDATE namespace_blobs SET refcount = refcount - 1 WHERE namespace = ns AND digest = held;
+    DELETE FROM namespace_blobs WHERE namespace = ns AND digest = held AND refcount <= 0;
+  END IF;
+END $$;
+
+CREATE FUNCTION quota_link_added() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  PERFORM quota_hold(quota_namespace_of(NEW.repository_id), NEW.digest,
+                     coalesce((SELECT size FROM blobs WHERE digest = NEW.digest), 0));
+  RETURN NULL;
+END $$;
+
+CREATE FUNCTION quota_manifest_added() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  PERFORM quota_hold(quota_namespace_of(NEW.repository_id), NEW.digest, NEW.size);
+  RETURN NULL;
+END $$;
+
+CREATE FUNCTION quota_row_removed() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  PERFORM quota_release(quota_namespace_of(OLD.repository_id), OLD.digest);
+  RETURN NULL;
+END $$;
+
+CREATE FUNCTION quota_repository_removed() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE ns text := split_part(OLD.name, '/', 1);
+BEGIN
+  UPDATE namespace_blobs nb SET refcount = nb.refcount
+      - (SELECT count(*) FROM repository_blobs WHERE repository_id = OLD.id
+                                                 AND digest = nb.digest)
+      - (SELECT count(*) FROM manifests WHERE repository_id = OLD.id AND digest = nb.digest)
+   WHERE nb.namespace = ns AND nb.digest IN (
+      SELECT digest FROM repository_blobs WHERE repository_id = OLD.id
+      UNION SELECT digest FROM manifests WHERE repository_id = OLD.id);
+  DELETE FROM namespace_blobs WHERE namespace = ns AND refcount <= 0;
+  RETURN OLD;
+END $$;
+
+CREATE FUNCTION quota_blob_counted() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  INSERT INTO namespace_usage (namespace, bytes, blob_count) VALUES (NEW.namespace, NEW.size, 1)
+  ON CONFLICT (namespace) DO UPDATE SET bytes = namespace_usage.bytes + excluded.bytes,
+                                        blob_count = namespace_usage.blob_count + 1;
+  RETURN NULL;
+END $$;
+
+CREATE FUNCTION quota_blob_released() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  UPDATE namespace_usage SET bytes = bytes - OLD.size, blob_count = blob_count - 1
+   WHERE namespace = OLD.namespace;
+  RETURN NULL;
+END $$;
+"""
+
+# name: (timing and event, table, function)
+_PG_TRIGGERS = {
+    "quota_repository_blobs_added": ("AFTER INSERT", "repository_blobs", "quota_link_added"),
+    "quota_repository_blobs_removed": ("AFTER DELETE", "repository_blobs", "quota_row_removed"),
+    "quota_manifests_added": ("AFTER INSERT", "manifests", "quota_manifest_added"),
+    "quota_manifests_removed": ("AFTER DELETE", "manifests", "quota_row_removed"),
+    "quota_repositories_removed": ("BEFORE DELETE", "repositories", "quota_repository_removed"),
+    "quota_namespace_blobs_counted": ("AFTER INSERT", "namespace_blobs", "quota_blob_counted"),
+    "quota_namespace_blobs_released": ("AFTER DELETE", "namespace_blobs",
+                                       "quota_blob_released"),
+}
+_PG_FUNCTION_NAMES = ("quota_namespace_of(integer)", "quota_hold(text, text, bigint)",
+                      "quota_release(text, text)", "quota_link_added()",
+                      "quota_manifest_added()", "quota_row_removed()",
+                      "quota_repository_removed()", "quota_blob_counted()",
+                      "quota_blob_released()")
+
+
+def postgresql_statements() -> list[str]:
+    """The PostgreSQL equivalent of :data:`TRIGGERS`: functions, then row triggers."""
+    return [_PG_FUNCTIONS] + [
+        f"CREATE TRIGGER {name} {when} ON {table} FOR EACH ROW EXECUTE FUNCTION {function}()"
+        for name, (when, table, function) in _PG_TRIGGERS.items()]
+
+
 def upgrade() -> None:
     op.create_table(
         "namespace_blobs",
@@ -100,16 +194,20 @@ def upgrade() -> None:
         sa.Column("blob_count", sa.Integer, nullable=False),
     )
     connection = op.get_bind()
-    if connection.dialect.name != "sqlite":
-        raise NotImplementedError("quota triggers exist for SQLite only (see the docstring)")
-    for statement in TRIGGERS.values():
+    postgresql = connection.dialect.name == "postgresql"
+    for statement in postgresql_statements() if postgresql else TRIGGERS.values():
         connection.exec_driver_sql(statement)
     refill(connection)
 
 
 def downgrade() -> None:
     connection = op.get_bind()
-    for name in TRIGGERS:
-        connection.exec_driver_sql(f"DROP TRIGGER IF EXISTS {name}")
+    postgresql = connection.dialect.name == "postgresql"
+    for name, (_, table, _) in _PG_TRIGGERS.items():
+        on = f" ON {table}" if postgresql else ""
+        connection.exec_driver_sql(f"DROP TRIGGER IF EXISTS {name}{on}")
+    if postgresql:
+        for function in _PG_FUNCTION_NAMES:
+            connection.exec_driver_sql(f"DROP FUNCTION IF EXISTS {function}")
     op.drop_table("namespace_usage")
     op.drop_table("namespace_blobs")

@@ -15,15 +15,19 @@ class FaultyProxy:
     ``rate``: bytes per second allowed client -> server (None: unlimited).
     ``cut_after``: the first connection that carries more than this many bytes client ->
     server is closed abruptly, once.
+    ``flip_at``: the byte at this offset of the first connection's server -> client stream
+    that gets that far is inverted, once (a corrupting network or cache in between).
     """
 
     def __init__(self, upstream: str, *, rate: float | None = None,
-                 cut_after: int | None = None) -> None:
+                 cut_after: int | None = None, flip_at: int | None = None) -> None:
         host, port = upstream.rsplit(":", 1)
         self.upstream = (host, int(port))
         self.rate = rate
         self.cut_after = cut_after
         self.cuts = 0
+        self.flip_at = flip_at
+        self.flips = 0
         self.sent = 0  # client -> server bytes forwarded, all connections
         self._lock = threading.Lock()
         self._listener = socket.create_server(("127.0.0.1", 0))
@@ -58,8 +62,10 @@ class FaultyProxy:
                 data = src.recv(64 * 1024)
                 if not data:
                     break
+                if not upstream:
+                    data = self._maybe_flip(data, carried)
+                carried += len(data)
                 if upstream:
-                    carried += len(data)
                     if self._should_cut(carried):
                         break
                     with self._lock:
@@ -74,6 +80,15 @@ class FaultyProxy:
                 with contextlib.suppress(OSError):
                     sock.shutdown(socket.SHUT_RDWR)
                 sock.close()
+
+    def _maybe_flip(self, data: bytes, before: int) -> bytes:
+        with self._lock:
+            if self.flip_at is None or self.flips or not before <= self.flip_at < before + len(
+                    data):
+                return data
+            self.flips += 1
+        index = self.flip_at - before
+        return data[:index] + bytes([data[index] ^ 0xFF]) + data[index + 1:]
 
     def _should_cut(self, carried: int) -> bool:
         with self._lock:

@@ -318,3 +318,24 @@ def test_quota_refusal_is_one_line(tools, registry, server_factory, tmp_path):
     line = run.stderr.strip().splitlines()[-1]  # after the per-blob progress lines
     assert line.startswith(f"copy {registry.host}/quota/src:v1 to {target.host}/small/app:v1: "
                            f"destination {target.host} refused push: DENIED quota exceeded"), run
+
+
+def test_corrupted_source_bytes_never_reach_the_destination(tools, registry, server_factory,
+                                                            tmp_path):
+    """One byte flipped on the way from the source: the copy stops on the source's digest
+    check before the upload is closed, so the destination never stores the blob."""
+    from tcp_faults import FaultyProxy
+
+    image = make_image((1024 * KiB,))
+    push(tools, write_layout(tmp_path / "src", "v1", image), "v1", registry.ref("flip/src:v1"))
+    target = server_factory()
+    with FaultyProxy(registry.host, flip_at=512 * KiB) as flipper:
+        run = dockyard(tmp_path, "copy", "--jobs", "1", f"{flipper.host}/flip/src:v1",
+                       f"{target.host}/flip/dst:v1", check=False)
+        assert flipper.flips == 1, run
+    assert run.returncode == 1, run
+    line = run.stderr.strip().splitlines()[-1]
+    assert "source" in line and "digest mismatch" in line, run
+    layer = image.layers[0].digest
+    assert target.client.head(f"/v2/flip/dst/blobs/{layer}").status_code == 404
+    assert target.client.get("/v2/flip/dst/manifests/v1").status_code == 404

@@ -165,7 +165,13 @@ class _Copier:
     @asynccontextmanager
     async def _counted(self, digest: str, offset: int) -> AsyncIterator[AsyncIterator[bytes]]:
         async with self.source.open_blob(digest, offset) as chunks:
-            yield self._count(digest, chunks)
+            counted = self._count(digest, chunks)
+            yield counted
+            # An upload stops reading once it has ``size`` bytes, before the source stream
+            # reaches its end, where its digest check runs: finish it here, before the
+            # upload's closing PUT, so bad source bytes never get committed anywhere.
+            async for _ in counted:
+                raise TransferError(f"source blob {digest} is longer than its descriptor says")
 
     async def _count(self, digest: str, chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
         async for chunk in chunks:

@@ -13,7 +13,7 @@ from dockyard.api.registry.context import Context
 from dockyard.api.registry.router import route
 from dockyard.auth import build_access_controller
 from dockyard.config import Config
-from dockyard.core.errors import RegistryError
+from dockyard.core.errors import RegistryError, StorageFull, is_out_of_space
 from dockyard.core.immutability import ImmutableTagRule
 from dockyard.maintenance import purge_uploads_forever
 from dockyard.metadata.base import Metadata
@@ -92,9 +92,10 @@ class DockyardApp:
             log.info("client went away during %s %s", request.method, request.path)
             await self._send_error(request, RegistryError(
                 "SIZE_INVALID", "the request body ended before its declared length"))
-        except Exception:
+        except Exception as exc:
             log.exception("unexpected error on %s %s", request.method, request.path)
-            await self._send_error(request, RegistryError("UNKNOWN"))
+            await self._send_error(request, StorageFull("the request was not completed")
+                                   if is_out_of_space(exc) else RegistryError("UNKNOWN"))
 
     @staticmethod
     async def _send_error(request: Request, error: RegistryError) -> None:

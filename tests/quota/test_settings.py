@@ -55,3 +55,13 @@ def test_bad_config(tmp_path: Path, quotas: dict[str, object], words: str) -> No
     with pytest.raises(ConfigError) as error:
         load_config(path)
     assert "dockyard.quotas" in str(error.value) and words in str(error.value)
+
+
+def test_registry_variables_override(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "config.yml"
+    path.write_text(yaml.safe_dump({"version": 0.1, "dockyard": {"quotas": {
+        "namespaces": {"team": "1GiB"}}}}))
+    monkeypatch.setenv("REGISTRY_DOCKYARD_QUOTAS_DEFAULT", "2GiB")
+    monkeypatch.setenv("REGISTRY_DOCKYARD_QUOTAS_NAMESPACES_TEAM", "500MiB")
+    assert load_config(path).dockyard.quotas.limits() == QuotaLimits(
+        2 * 2**30, {"team": 500 * 2**20})

@@ -103,6 +103,8 @@ def sync_command(
     from dockyard.client.transfer.sync import sync
     from dockyard.client.transfer.sync_config import from_repositories, load_sync_file
 
+    source_host, destination_host = (h.removeprefix("docker://").rstrip("/")
+                                     for h in (source_host, destination_host))
     label = f"sync {source_host} to {destination_host}"
     if bool(repo) == bool(file):
         _usage(label, "give either --repo (one or more) or --file")

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Sequence
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -154,13 +154,9 @@ class _Copier:
                 self.stats.blobs_mounted += 1
                 self.progress.blob_done(digest, f"mounted from {repository}")
                 return
-        await self.destination.put_blob(descriptor, lambda offset: self._open(digest, offset))
+        await self.destination.put_blob(descriptor, lambda offset: self._counted(digest, offset))
         self.stats.blobs_copied += 1
         self.progress.blob_done(digest, "copied")
-
-    def _open(self, digest: str, offset: int
-              ) -> AbstractAsyncContextManager[AsyncIterator[bytes]]:
-        return self._counted(digest, offset)
 
     @asynccontextmanager
     async def _counted(self, digest: str, offset: int) -> AsyncIterator[AsyncIterator[bytes]]:

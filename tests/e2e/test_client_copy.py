@@ -33,7 +33,7 @@ def raw_digest(tools, ref):  # type: ignore[no-untyped-def]
 
 @pytest.fixture
 def source_index(tools, registry, tmp_path):  # type: ignore[no-untyped-def]
-    """A two-platform index pushed to Dockyard by skopeo: (index, repository name)."""
+    """A fresh two-platform index, pushed by skopeo to Dockyard as copy/src:v1."""
     index = make_index(layer_sizes=(16 * KiB, 256 * KiB))
     push(tools, write_layout(tmp_path / "src", "v1", index), "v1", registry.ref("copy/src:v1"))
     return index

@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import RunningServer
+from tests.conftest import RunningServer, _wait_until_up
 from tests.pushing import ACCEPT_ALL, OCI_INDEX, digest_of
 
 DOCKER_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
@@ -84,6 +84,21 @@ def kill_server(server: RunningServer) -> None:
         if time.monotonic() > deadline:
             pytest.fail("a server process survived kill -9 of its process group")
         time.sleep(0.05)
+
+
+def relaunch_with_workers(server: RunningServer, workers: int) -> RunningServer:
+    """Stop ``server`` and serve its config again with ``--workers``; the caller stops it."""
+    server.stop()
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("REGISTRY_")}
+    with open(server.log_path, "ab") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "dockyard", "serve", "--workers", str(workers),
+             str(server.config_path)], stdout=log, stderr=subprocess.STDOUT, env=environment,
+            start_new_session=True)
+    again = RunningServer(process, server.url, server.root, server.config_path,
+                          server.log_path)
+    _wait_until_up(again)
+    return again
 
 
 def _live_members(group: int) -> list[int]:

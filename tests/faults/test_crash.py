@@ -19,12 +19,14 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.conftest import RunningServer
 from tests.faults.helpers import (
     assert_blob_whole_or_absent,
     assert_every_tag_whole,
     kill_server,
+    relaunch_with_workers,
     run_scrub,
     upload_dirs,
 )
@@ -154,9 +156,27 @@ def test_kill_right_after_the_final_put(server_factory: Callable[..., RunningSer
     check_after_restart(server, [])
 
 
-def test_kill_during_concurrent_manifest_puts(server_factory: Callable[..., RunningServer]
-                                              ) -> None:
+@pytest.mark.parametrize("workers", [1, 2])
+def test_kill_during_concurrent_manifest_puts(server_factory: Callable[..., RunningServer],
+                                              workers: int) -> None:
+    """With two workers, two processes write the database when the group is killed."""
     server = server_factory()
+    if workers > 1:
+        server = relaunch_with_workers(server, workers)
+    try:
+        acknowledged = _put_concurrently_until_killed(server)
+    finally:
+        server.stop()
+    again = restart(server_factory, server.root)
+    assert acknowledged, "no manifest put finished before the kill"
+    tags = assert_every_tag_whole(again.client)
+    for (repo, tag), digest in acknowledged.items():  # an acknowledged put is durable
+        assert tags[repo][tag] == digest, f"{repo}:{tag} acknowledged, then lost"
+    check_after_restart(again, [])
+
+
+def _put_concurrently_until_killed(server: RunningServer) -> dict[tuple[str, str], str]:
+    """Eight clients put manifests and indexes until the server is killed at random."""
     client = server.client
     bodies = [(f"crash/m{i % 3}", image_manifest(client, f"crash/m{i % 3}", layers=2))
               for i in range(24)]
@@ -192,10 +212,4 @@ def test_kill_during_concurrent_manifest_puts(server_factory: Callable[..., Runn
         time.sleep(random.uniform(0.3, 1.5))
         kill_server(server)
         stop.set()
-
-    again = restart(server_factory, server.root)
-    assert acknowledged, "no manifest put finished before the kill"
-    tags = assert_every_tag_whole(again.client)
-    for (repo, tag), digest in acknowledged.items():  # an acknowledged put is durable
-        assert tags[repo][tag] == digest, f"{repo}:{tag} acknowledged, then lost"
-    check_after_restart(again, [])
+    return acknowledged

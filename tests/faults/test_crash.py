@@ -72,7 +72,9 @@ def resume_or_restart(server: RunningServer, root: Path, repo: str, location: st
         assert state.status_code == 204, state.text
         held = int(state.headers["range"].split("-")[1]) + 1
         if held == 1:  # "0-0" is said for 0 bytes and for 1: look at the session itself
-            held = (upload_dirs(root, repo)[0] / "data").stat().st_size
+            session = location.rsplit("/", 1)[1]
+            held = (root / "docker/registry/v2/repositories" / repo / "_uploads" / session
+                    / "data").stat().st_size
         assert held <= len(data)
         rest = data[held:]
         if rest:

@@ -22,18 +22,29 @@ DOCKER_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
 
 
 @contextlib.contextmanager
-def small_filesystem(mountpoint: Path, size: str) -> Iterator[Path]:
-    """A tmpfs of ``size`` mounted at ``mountpoint`` (the tests run as root); unmounted after.
+def small_filesystem(mountpoint: Path, size: str, kind: str = "tmpfs") -> Iterator[Path]:
+    """A real filesystem of ``size`` mounted at ``mountpoint`` (the tests run as root):
+    tmpfs, or ext4 in a loop-mounted image next to it. Unmounted afterwards.
 
     A full-disk test without a real full disk proves nothing, so a failed mount fails the
     test instead of skipping it.
     """
     mountpoint.mkdir(parents=True, exist_ok=True)
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size},mode=0755", "tmpfs",
-                              str(mountpoint)], capture_output=True, text=True)
+    if kind == "tmpfs":
+        command = ["mount", "-t", "tmpfs", "-o", f"size={size},mode=0755", "tmpfs",
+                   str(mountpoint)]
+    else:
+        image = mountpoint.with_name(mountpoint.name + ".img")
+        made = subprocess.run(["mkfs.ext4", "-q", "-F", "-m", "0", str(image), size],
+                              capture_output=True, text=True)
+        if made.returncode != 0:
+            pytest.fail(f"cannot make an ext4 image (the fault tests need mkfs.ext4 from "
+                        f"e2fsprogs): {made.stderr.strip()}")
+        command = ["mount", "-o", "loop", str(image), str(mountpoint)]
+    mounted = subprocess.run(command, capture_output=True, text=True)
     if mounted.returncode != 0:
-        pytest.fail(f"cannot mount a {size} tmpfs at {mountpoint} (the fault tests need root "
-                    f"and mount(8)): {mounted.stderr.strip()}")
+        pytest.fail(f"cannot mount a {size} {kind} at {mountpoint} (the fault tests need "
+                    f"root, mount(8) and, for ext4, loop devices): {mounted.stderr.strip()}")
     try:
         yield mountpoint
     finally:

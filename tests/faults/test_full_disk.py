@@ -1,7 +1,8 @@
 """A full disk: uploads and manifest puts fail with a clear error and leave nothing partial,
 reads keep working, and writes work again once space returns.
 
-The storage root is a real 32 MiB tmpfs the test mounts, filled with a filler file. The
+The storage root is a real 32 MiB filesystem the test mounts (tmpfs, and ext4 on a loop
+device), filled with a filler file. The
 answer is 507 with the spec's catch-all code UNKNOWN (see docs/api.md, "Full storage").
 """
 
@@ -38,9 +39,11 @@ BIG = 3 * 1024 * 1024
 DIRECTORIES = 64 * 1024  # far less than any of the discarded uploads
 
 
-@pytest.fixture
-def tmpfs(tmp_path: Path) -> Iterator[Path]:
-    with small_filesystem(tmp_path / "disk", "32m") as mountpoint:
+@pytest.fixture(params=["tmpfs", "ext4"])
+def tmpfs(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Path]:
+    """A 32 MiB storage root: tmpfs, and ext4 (where a full disk also refuses new
+    directories, so session and blob directories fail too)."""
+    with small_filesystem(tmp_path / "disk", "32M", request.param) as mountpoint:
         yield mountpoint
 
 

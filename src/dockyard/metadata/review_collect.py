@@ -25,7 +25,7 @@ garbage queues it again):
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import Connection, Engine, delete, exists, or_, select, update
+from sqlalchemy import Connection, Engine, bindparam, delete, exists, or_, select, update
 
 from dockyard.metadata.review_queries import (
     BLOB,
@@ -81,16 +81,20 @@ class _Candidate:
     digest: str
 
 
+_DUE = (
+    select(gc_review_queue.c.id, gc_review_queue.c.kind, gc_review_queue.c.repository_id,
+           repositories.c.name, gc_review_queue.c.digest)
+    .select_from(gc_review_queue.outerjoin(
+        repositories, repositories.c.id == gc_review_queue.c.repository_id))
+    .where(gc_review_queue.c.kind != FILE, gc_review_queue.c.queued_at <= bindparam("cutoff"))
+    .order_by(gc_review_queue.c.queued_at, gc_review_queue.c.id)
+    .limit(bindparam("limit")))
+
+
 def collect_batch(conn: Connection, now: float, rules: Rules) -> Batch:
     """Re-check up to ``rules.batch`` due candidates and delete the free ones."""
     due = [_Candidate(r.id, r.kind, r.repository_id, r.name, r.digest) for r in conn.execute(
-        select(gc_review_queue.c.id, gc_review_queue.c.kind, gc_review_queue.c.repository_id,
-               repositories.c.name, gc_review_queue.c.digest)
-        .select_from(gc_review_queue.outerjoin(
-            repositories, repositories.c.id == gc_review_queue.c.repository_id))
-        .where(gc_review_queue.c.kind != FILE, gc_review_queue.c.queued_at <= now - rules.delay)
-        .order_by(gc_review_queue.c.queued_at, gc_review_queue.c.id)
-        .limit(rules.batch))]
+        _DUE, {"cutoff": now - rules.delay, "limit": rules.batch})]
     batch = Batch(examined=len(due))
     for candidate in due:
         if candidate.kind == MANIFEST:
@@ -102,75 +106,90 @@ def collect_batch(conn: Connection, now: float, rules: Rules) -> Batch:
     return batch
 
 
-def _drop(conn: Connection, candidate: _Candidate) -> None:
-    conn.execute(delete(gc_review_queue).where(gc_review_queue.c.id == candidate.id))
+_DROP = delete(gc_review_queue).where(gc_review_queue.c.id == bindparam("id"))
+_MANIFEST = select(manifests.c.id, manifests.c.subject_digest).where(
+    manifests.c.repository_id == bindparam("repository_id"),
+    manifests.c.digest == bindparam("digest"))
+_MANIFEST_KEPT = select(or_(
+    exists().where(tags.c.manifest_id == bindparam("manifest_id")),
+    exists().where(manifest_children.c.child_digest == bindparam("digest"),
+                   manifest_children.c.manifest_id == manifests.c.id,
+                   manifests.c.repository_id == bindparam("repository_id")),
+    exists().where(manifests.c.repository_id == bindparam("repository_id"),
+                   manifests.c.digest == bindparam("subject"))))
+_DELETE_MANIFEST = delete(manifests).where(manifests.c.id == bindparam("manifest_id"))
+_LINK_CREATED = select(repository_blobs.c.created_at).where(
+    repository_blobs.c.repository_id == bindparam("repository_id"),
+    repository_blobs.c.digest == bindparam("digest"))
+_LINK_REFERENCED = select(exists().where(
+    manifest_blobs.c.digest == bindparam("digest"),
+    manifest_blobs.c.manifest_id == manifests.c.id,
+    manifests.c.repository_id == bindparam("repository_id")))
+_POSTPONE = update(gc_review_queue).where(gc_review_queue.c.id == bindparam("id")).values(
+    queued_at=bindparam("at"))
+_DELETE_LINK = delete(repository_blobs).where(
+    repository_blobs.c.repository_id == bindparam("repository_id"),
+    repository_blobs.c.digest == bindparam("digest"))
+_BLOB_SIZE = select(blobs.c.size).where(blobs.c.digest == bindparam("digest"))
+_BLOB_REFERENCED = select(or_(
+    exists().where(repository_blobs.c.digest == bindparam("digest")),
+    exists().where(manifests.c.digest == bindparam("digest")),
+    exists().where(manifest_blobs.c.digest == bindparam("digest")),
+    exists().where(manifest_children.c.child_digest == bindparam("digest"))))
+_DELETE_BLOB = delete(blobs).where(blobs.c.digest == bindparam("digest"))
+
+
+def _values(candidate: _Candidate) -> dict[str, object]:
+    return {"id": candidate.id, "repository_id": candidate.repository_id,
+            "digest": candidate.digest}
 
 
 def _review_manifest(conn: Connection, candidate: _Candidate, now: float, rules: Rules,
                      batch: Batch) -> None:
-    _drop(conn, candidate)
-    row = conn.execute(select(manifests.c.id, manifests.c.subject_digest).where(
-        manifests.c.repository_id == candidate.repository_id,
-        manifests.c.digest == candidate.digest)).first()
+    values = _values(candidate)
+    conn.execute(_DROP, values)
+    row = conn.execute(_MANIFEST, values).first()
     if row is None or not rules.untagged or candidate.digest in rules.protected:
         return
-    kept = [exists().where(tags.c.manifest_id == row.id),
-            exists().where(manifest_children.c.child_digest == candidate.digest,
-                           manifest_children.c.manifest_id == manifests.c.id,
-                           manifests.c.repository_id == candidate.repository_id)]
-    if row.subject_digest is not None:
-        kept.append(exists().where(manifests.c.repository_id == candidate.repository_id,
-                                   manifests.c.digest == row.subject_digest))
-    if conn.execute(select(or_(*kept))).scalar():
+    values.update(manifest_id=row.id, subject=row.subject_digest)
+    if conn.execute(_MANIFEST_KEPT, values).scalar():
         return
     queue_manifest_dependents(conn, row.id, candidate.repository_id, candidate.digest,
                               now - rules.delay)
-    conn.execute(delete(manifests).where(manifests.c.id == row.id))
+    conn.execute(_DELETE_MANIFEST, values)
     batch.manifests.append((candidate.repository or "", candidate.digest))
 
 
 def _review_link(conn: Connection, candidate: _Candidate, now: float, rules: Rules,
                  batch: Batch) -> None:
-    created = conn.execute(select(repository_blobs.c.created_at).where(
-        repository_blobs.c.repository_id == candidate.repository_id,
-        repository_blobs.c.digest == candidate.digest)).scalar()
+    values = _values(candidate)
+    created = conn.execute(_LINK_CREATED, values).scalar()
     if created is not None and created > now - rules.delay:
         # Linked again since it was queued: review it when that link is old enough.
-        conn.execute(update(gc_review_queue).where(gc_review_queue.c.id == candidate.id)
-                     .values(queued_at=created))
+        conn.execute(_POSTPONE, {"id": candidate.id, "at": created})
         return
-    _drop(conn, candidate)
+    conn.execute(_DROP, values)
     if created is None or candidate.digest in rules.protected:
         return
-    referenced = conn.execute(select(exists().where(
-        manifest_blobs.c.digest == candidate.digest,
-        manifest_blobs.c.manifest_id == manifests.c.id,
-        manifests.c.repository_id == candidate.repository_id))).scalar()
-    if referenced:
+    if conn.execute(_LINK_REFERENCED, values).scalar():
         return
-    conn.execute(delete(repository_blobs).where(
-        repository_blobs.c.repository_id == candidate.repository_id,
-        repository_blobs.c.digest == candidate.digest))
+    conn.execute(_DELETE_LINK, values)
     queue(conn, BLOB, GLOBAL, [candidate.digest], now - rules.delay)
     batch.links.append((candidate.repository or "", candidate.digest))
 
 
 def _review_blob(conn: Connection, candidate: _Candidate, now: float, rules: Rules,
                  batch: Batch) -> None:
-    _drop(conn, candidate)
+    values = _values(candidate)
+    conn.execute(_DROP, values)
     if candidate.digest in rules.protected:
         return
-    size = conn.execute(select(blobs.c.size).where(blobs.c.digest == candidate.digest)).scalar()
+    size = conn.execute(_BLOB_SIZE, values).scalar()
     if size is not None:
-        digest = candidate.digest
-        if conn.execute(select(or_(
-                exists().where(repository_blobs.c.digest == digest),
-                exists().where(manifests.c.digest == digest),
-                exists().where(manifest_blobs.c.digest == digest),
-                exists().where(manifest_children.c.child_digest == digest)))).scalar():
+        if conn.execute(_BLOB_REFERENCED, values).scalar():
             return
-        conn.execute(delete(blobs).where(blobs.c.digest == digest))
-        batch.blobs.append((digest, int(size)))
+        conn.execute(_DELETE_BLOB, values)
+        batch.blobs.append((candidate.digest, int(size)))
     # With or without a row now, its bytes may still be on disk.
     queue(conn, FILE, GLOBAL, [candidate.digest], now)
 
@@ -185,8 +204,7 @@ def pending_files(engine: Engine, limit: int) -> list[str]:
 
 def blob_row_exists(engine: Engine, digest: str) -> bool:
     with engine.connect() as conn:
-        return conn.execute(select(blobs.c.digest).where(blobs.c.digest == digest)).first() \
-            is not None
+        return conn.execute(_BLOB_SIZE, {"digest": digest}).first() is not None
 
 
 def forget_files(engine: Engine, digests: Sequence[str]) -> None:

@@ -10,6 +10,7 @@ Queueing is an upsert: queueing an object again moves its ``queued_at`` forward,
 postpones its review (a layer pushed again, a tag moved again).
 """
 
+import functools
 from collections.abc import Iterable
 from typing import Any
 
@@ -37,6 +38,20 @@ def _insert(dialect: str) -> Any:
     return postgresql_insert if dialect == "postgresql" else sqlite_insert
 
 
+@functools.cache
+def _queue_statement(dialect: str) -> Any:
+    return _upsert(_insert(dialect)(gc_review_queue))
+
+
+_BLOBS_OF = select(manifest_blobs.c.digest).where(
+    manifest_blobs.c.manifest_id == bindparam("manifest_id"))
+_CHILDREN_OF = select(manifest_children.c.child_digest).where(
+    manifest_children.c.manifest_id == bindparam("manifest_id"))
+_REFERRERS_OF = select(manifests.c.digest).where(
+    manifests.c.repository_id == bindparam("repository_id"),
+    manifests.c.subject_digest == bindparam("digest"))
+
+
 def _upsert(statement: Any) -> Any:
     return statement.on_conflict_do_update(
         index_elements=["kind", "repository_id", "digest"],
@@ -60,7 +75,7 @@ def queue(conn: Connection, kind: str, repository_id: int, digests: Iterable[str
     rows = [{"kind": kind, "repository_id": repository_id, "digest": d, "queued_at": at}
             for d in sorted(set(digests))]
     if rows:
-        conn.execute(_upsert(_insert(conn.dialect.name)(gc_review_queue)), rows)
+        conn.execute(_queue_statement(conn.dialect.name), rows)
 
 
 def queue_tag_target(conn: Connection, repository_id: int, tag: str, at: float,
@@ -77,15 +92,11 @@ def queue_tag_target(conn: Connection, repository_id: int, tag: str, at: float,
 def queue_manifest_dependents(conn: Connection, manifest_id: int, repository_id: int,
                               digest: str, at: float) -> None:
     """Before a manifest row goes: queue its blob links, its own bytes, children, referrers."""
-    blob_digests = conn.execute(select(manifest_blobs.c.digest).where(
-        manifest_blobs.c.manifest_id == manifest_id)).scalars().all()
-    queue(conn, LINK, repository_id, blob_digests, at)
+    values = {"manifest_id": manifest_id, "repository_id": repository_id, "digest": digest}
+    queue(conn, LINK, repository_id, conn.execute(_BLOBS_OF, values).scalars().all(), at)
     queue(conn, BLOB, GLOBAL, [digest], at)
-    children = conn.execute(select(manifest_children.c.child_digest).where(
-        manifest_children.c.manifest_id == manifest_id)).scalars().all()
-    referrers = conn.execute(select(manifests.c.digest).where(
-        manifests.c.repository_id == repository_id,
-        manifests.c.subject_digest == digest)).scalars().all()
+    children = conn.execute(_CHILDREN_OF, values).scalars().all()
+    referrers = conn.execute(_REFERRERS_OF, values).scalars().all()
     queue(conn, MANIFEST, repository_id, [*children, *referrers], at)
 
 

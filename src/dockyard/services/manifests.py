@@ -99,8 +99,14 @@ class ManifestService:
                       quota=quota)
         try:
             async with self._store.hold(digest):  # Online GC: bytes and row appear together.
+                stored = await self._store.stat(digest) is not None
                 await self._store.put(digest, body)
-                await in_thread(self._metadata.put_manifest, new)
+                try:
+                    await in_thread(self._metadata.put_manifest, new)
+                except Exception:  # Rolled back: bytes this put created are nobody's.
+                    if not stored:
+                        await self._store.delete(digest)
+                    raise
         except QuotaExceeded as exceeded:
             raise quota_denied(exceeded) from None
         except TagImmutable as immutable:

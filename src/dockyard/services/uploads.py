@@ -109,9 +109,15 @@ class UploadService:
         if quota is not None:
             await self._refuse_over_quota(repository, upload_id, str(digest), size, quota)
         async with self._store.hold(digest):  # Online GC: bytes and row appear together.
+            stored = await self._store.stat(digest) is not None
             await self._store.commit_upload(repository, upload_id, digest)
             self._forget(repository, upload_id)
-            await self._link(repository, str(digest), size, quota)
+            try:
+                await self._link(repository, str(digest), size, quota)
+            except Exception:  # Rolled back: bytes this commit created are nobody's (the
+                if not stored:  # held lock keeps any other push of the digest waiting).
+                    await self._store.delete(digest)
+                raise
         return digest
 
     async def upload_whole(self, repository: str, digest_text: str, chunk: Chunk) -> Digest:

@@ -115,7 +115,9 @@ class Collector:
                 marker.bump()  # Committed: serving caches must forget before bytes go.
             totals.add(batch)
             _report(batch, emit)
-            files = self._files.run_round(self._rules.batch, marker.bump)
+            # Entries left by an earlier (killed) run need a bump of their own.
+            files = self._files.run_round(
+                self._rules.batch, (lambda: None) if batch.changed else marker.bump)
             totals.files += files.removed
             totals.busy_files = files.busy
             metrics.record(batch, files.removed)

@@ -23,6 +23,7 @@ import asyncio
 import contextlib
 import fcntl
 import os
+import weakref
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import IO
@@ -58,7 +59,10 @@ class BlobFileLocks:
 
     def __init__(self, root: Path):
         self.directory = Path(root) / "dockyard" / STRIPES_DIR
-        self._local: dict[str, asyncio.Lock] = {}
+        # Per event loop (a lock is bound to one): one waiter per stripe and loop.
+        self._local: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop,
+                                               dict[str, asyncio.Lock]] = \
+            weakref.WeakKeyDictionary()
 
     def stripe_path(self, digest: str) -> str:
         hexpart = digest.partition(":")[2]
@@ -90,8 +94,8 @@ class BlobFileLocks:
     async def hold(self, digest: str) -> AsyncIterator[None]:
         """Hold the digest's stripe for the block (an upload commit, a manifest put)."""
         stripe = self.stripe_path(digest)
-        local = self._local.setdefault(stripe, asyncio.Lock())
-        async with local:  # One waiter per stripe and process; the others queue here.
+        locks = self._local.setdefault(asyncio.get_running_loop(), {})
+        async with locks.setdefault(stripe, asyncio.Lock()):  # Other local waiters queue here.
             fd = self.try_hold(digest)
             pause = 0.001
             while fd is None:

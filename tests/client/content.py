@@ -16,7 +16,6 @@ from tests.pushing import (
     OCI_MANIFEST,
     descriptor,
     digest_of,
-    push_blob,
     put_manifest,
 )
 
@@ -24,6 +23,18 @@ EMPTY = b"{}"
 EMPTY_TYPE = "application/vnd.oci.empty.v1+json"
 SBOM_TYPE = "application/spdx+json"
 SIGNATURE_TYPE = "application/vnd.dev.cosign.artifact.sig.v1+json"
+
+
+def push_blob(client: httpx.Client, repo: str, data: bytes) -> str:
+    """POST + PUT, keeping the Location's own query (Distribution signs it in ``_state``)."""
+    digest = digest_of(data)
+    started = client.post(f"/v2/{repo}/blobs/uploads/")
+    assert started.status_code == 202, started.text
+    location = httpx.URL(str(client.base_url)).join(started.headers["location"])
+    done = client.put(location.copy_merge_params({"digest": digest}), content=data,
+                      headers={"Content-Type": "application/octet-stream"})
+    assert done.status_code == 201, done.text
+    return digest
 
 
 @dataclass

@@ -23,22 +23,25 @@ async def pages(transport: Transport, path: str, key: str, page_size: int, scope
     """Yield each page's ``key`` list until the registry has no more."""
     url: str | None = path
     params: dict[str, str] | None = {"n": str(page_size)}
-    seen = 0
+    seen: set[str] = set()
     while url is not None:
         response = await transport.request("GET", url, scope=scope, params=params)
         document = _json(transport, response.content)
         entries = [str(e) for e in (document.get(key) or [])]
-        seen += len(entries)
-        yield entries
+        fresh = [e for e in entries if e not in seen]
+        seen.update(fresh)
+        yield fresh
         link = _NEXT.search(response.headers.get("link", ""))
-        if link:
+        if not fresh:
+            url = None  # A page with nothing new: the registry ignores the cursor; stop.
+        elif link:
             url, params = link.group(1), None
-        elif len(entries) >= page_size > 0:
+        elif len(entries) == page_size:
+            # A full page without a Link may have more after it. (Distribution 2.8 ignores
+            # ``n`` on tags and answers everything at once: more than ``n`` means the end.)
             url, params = path, {"n": str(page_size), "last": entries[-1]}
         else:
             url = None
-        if seen > 10_000_000:
-            raise RegistryError(transport.registry, 200, None, "pagination does not end")
 
 
 def _json(transport: Transport, body: bytes) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from typing import Any
 
 from dockyard.client import blobs, uploads
 from dockyard.client.digests import compute, parse, verify
-from dockyard.client.errors import DigestMismatch, NotFound, RegistryError
+from dockyard.client.errors import DigestMismatch, NotFound, RegistryError, Unsupported
 from dockyard.client.listing import pages
 from dockyard.client.options import ClientOptions
 from dockyard.client.transport import Transport
@@ -152,8 +152,15 @@ class RegistryClient:
         await self._delete(repository, digest)
 
     async def delete_tag(self, repository: str, tag: str) -> None:
-        """OCI 1.1 tag delete; Distribution 2.8 refuses it (Unsupported)."""
-        await self._delete(repository, tag)
+        """OCI 1.1 tag delete. A registry without it answers 405, 400 UNSUPPORTED, or (as
+        Distribution 2.8 does, reading the tag as a digest) 400 DIGEST_INVALID: all raise
+        :class:`Unsupported`."""
+        try:
+            await self._delete(repository, tag)
+        except RegistryError as error:
+            if isinstance(error, Unsupported) or error.status != 400:
+                raise
+            raise Unsupported(error.registry, error.status, error.code, error.message) from None
 
     async def _delete(self, repository: str, reference: str) -> None:
         response = await self.transport.request(

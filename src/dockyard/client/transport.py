@@ -111,19 +111,23 @@ class Transport:
         ``path`` is relative to the registry (``/v2/...``) or an absolute upload Location.
         With ``stream`` the caller must ``aclose()`` the response it gets.
         """
-        url = path if "://" in path else await self.base() + path
+        url = httpx.URL(path if "://" in path else await self.base() + path)
+        if params:
+            # Merge: an upload Location carries its own query (Distribution's ``_state``),
+            # which httpx's ``params=`` would replace.
+            url = url.copy_merge_params(params)
         for attempt in (1, 2):
             auth = await self.auth.headers(scope)
             sent = "Authorization" in auth
 
             async def send(auth: dict[str, str] = auth) -> httpx.Response:
-                built = self.http.build_request(method, url, params=params,
+                built = self.http.build_request(method, url,
                                                 headers={**(headers or {}), **auth},
                                                 content=content)
                 return await self.http.send(built, stream=stream)
 
             replayable = content is None or isinstance(content, bytes)
-            response = await self._with_retries(send, method, url, replayable=replayable)
+            response = await self._with_retries(send, method, str(url), replayable=replayable)
             if response.status_code == 401 and attempt == 1 and replayable:
                 retry_scope = await self.auth.answer(
                     response.headers.get("www-authenticate"), scope, sent)

@@ -3,8 +3,9 @@
 A chunked upload sends ``Content-Range`` PATCHes. When the connection drops, the client asks
 the session where it stands (``GET <location>`` → ``Range: 0-<last byte>``), re-opens the
 source at that offset and carries on: only the bytes the registry does not have are sent
-again. The registry checks the digest on the closing PUT, so a resumed upload either
-completes with exactly the right bytes or fails.
+again. A registry that can no longer continue the session (Distribution, when part of the
+broken chunk reached it) gets a new session from byte 0. The registry checks the digest on
+the closing PUT, so a resumed upload either completes with exactly the right bytes or fails.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from urllib.parse import urljoin
 
 import httpx
 
-from dockyard.client.errors import ClientError, RegistryError, TransportError
+from dockyard.client.errors import ClientError, NotFound, RegistryError, TransportError
 from dockyard.client.transport import Transport
 
 log = logging.getLogger("dockyard.client")
@@ -91,7 +92,15 @@ async def upload_resumable(transport: Transport, repository: str, digest: str, s
             if failures > transport.options.retries:
                 raise
             await asyncio.sleep(transport.options.backoff * failures)
-            location, offset = await _status(transport, repository, location)
+            try:
+                location, offset = await _status(transport, repository, location)
+            except NotFound:
+                # Distribution signs the offset into the Location (``_state``); bytes of the
+                # broken PATCH that reached its disk make that state invalid. Start over.
+                location, offset = await start(transport, repository), 0
+                log.info("upload of %s to %s restarts in a new session after: %s",
+                         digest[:19], repository, error)
+                continue
             log.info("upload of %s to %s resumes at byte %d after: %s", digest[:19],
                      repository, offset, error)
     await _finish(transport, repository, location, digest, _empty(), 0)

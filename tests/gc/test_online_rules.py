@@ -4,6 +4,7 @@ The servers here run without their background collector (``dockyard.gc.enabled: 
 with a zero delay, so each test decides when a collection happens.
 """
 
+import hashlib
 import os
 import time
 from collections.abc import Callable
@@ -232,3 +233,23 @@ def test_background_collector_collects_while_serving(server_factory: Factory) ->
     assert not all_digests(image) & stored_digests(server.root)
     assert manifest_status(server.client, image) == 404
     assert "garbage collection" in server.log()
+
+
+def test_orphan_walk_removes_files_no_row_names(server_factory: Factory) -> None:
+    server = server_factory(NO_BACKGROUND)
+    kept = push_image(server.client, "orphan/app", "v1", [os.urandom(300)])
+    data = os.urandom(1234)  # As if the server died between an upload's rename and its link.
+    orphan = f"sha256:{hashlib.sha256(data).hexdigest()}"
+    blob_dir(server.root, orphan).mkdir(parents=True)
+    (blob_dir(server.root, orphan) / "data").write_bytes(data)
+
+    preview = gc_json(server.config_path, "--orphans", "--dry-run")
+    assert preview["orphans"] == [orphan]
+    assert orphan in stored_digests(server.root)
+
+    real = gc_json(server.config_path, "--orphans")
+    assert real["orphans"] == [orphan]
+    assert real["files_removed"] == [{"digest": orphan, "size": len(data)}]
+    assert orphan not in stored_digests(server.root)
+    assert_pulls(server.client, kept)
+    assert_no_garbage(server.root)

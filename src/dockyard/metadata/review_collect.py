@@ -202,9 +202,13 @@ def pending_files(engine: Engine, limit: int) -> list[str]:
             .order_by(gc_review_queue.c.id).limit(limit)).scalars())
 
 
-def blob_row_exists(engine: Engine, digest: str) -> bool:
+def blob_rows_among(engine: Engine, digests: Sequence[str]) -> set[str]:
+    """Which of ``digests`` have a blob row (read now, after the caller took its locks)."""
+    if not digests:
+        return set()
     with engine.connect() as conn:
-        return conn.execute(_BLOB_SIZE, {"digest": digest}).first() is not None
+        return set(conn.execute(select(blobs.c.digest).where(
+            blobs.c.digest.in_(list(digests)))).scalars())
 
 
 def forget_files(engine: Engine, digests: Sequence[str]) -> None:

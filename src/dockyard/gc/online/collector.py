@@ -24,7 +24,7 @@ from sqlalchemy import Engine
 from dockyard.gc.online import metrics
 from dockyard.gc.online.files import FileRemover
 from dockyard.gc.settings import GcSettings
-from dockyard.metadata.generation import change_marker
+from dockyard.metadata.generation import ChangeMarker, change_marker
 from dockyard.metadata.review_collect import Batch, Rules, collect_batch
 
 log = logging.getLogger("dockyard.gc")
@@ -108,6 +108,13 @@ class Collector:
         totals = Totals()
         marker = change_marker(self._root)
         self._files.empty_trash()
+        try:
+            self._loop(totals, marker, emit)
+        finally:
+            self._files.finish()
+        return totals
+
+    def _loop(self, totals: Totals, marker: ChangeMarker, emit: Emit) -> None:
         while not self._stop.is_set():
             with self._engine.begin() as conn:
                 batch = collect_batch(conn, time.time(), self._rules)
@@ -128,7 +135,6 @@ class Collector:
             if not batch.examined and not files.settled:
                 break
             self._stop.wait(self._settings.pause.total_seconds())
-        return totals
 
 
 def _report(batch: Batch, emit: Emit) -> None:

@@ -25,6 +25,9 @@ def run(
         "--dry-run", "-d", help="print what would be deleted; delete and consume nothing")]
     = False,
     as_json: Annotated[bool, typer.Option("--json", help="print one JSON document")] = False,
+    orphans: Annotated[bool, typer.Option(
+        "--orphans", help="also walk blobs/ for files no row names (a crash mid-upload)")]
+    = False,
 ) -> None:
     """Collect what the review queue holds and is due, now."""
     from dockyard.gc.online.runner import collect_once
@@ -37,14 +40,17 @@ def run(
         raise typer.Exit(1)
     store = MetadataStore(loaded.metadata_url, migrate=True)
     try:
+        found = _orphans(loaded, store, dry_run) if orphans else []
         say = None if as_json else typer.echo
         totals = collect_once(loaded, store.write_engine, dry_run=dry_run, wait=True, emit=say)
     finally:
         store.close()
     assert totals is not None  # wait=True always gets the lock.
     if as_json:
-        typer.echo(json.dumps(_document(totals), indent=2))
+        typer.echo(json.dumps({**_document(totals), "orphans": found}, indent=2))
         return
+    for digest in found:
+        typer.echo(f"orphan {digest}")
     if dry_run:
         for repository, digest in totals.manifests:
             typer.echo(f"manifest {repository}@{digest}")
@@ -71,6 +77,19 @@ def status(config: ConfigArgument = None) -> None:
     for kind in ("manifest", "link", "blob", "file"):
         queued, due = summary.get(kind, (0, 0))
         typer.echo(f"{kind}: {queued} queued, {due} due")
+
+
+def _orphans(config: Any, store: Any, dry_run: bool) -> list[str]:
+    from dockyard.gc.online.orphans import TreeNotIndexed, find_orphans
+    from dockyard.gc.online.runner import protected_digests
+
+    try:
+        return find_orphans(config, store, protected_digests(config), enqueue=not dry_run)
+    except TreeNotIndexed as pending:
+        typer.echo(f"dockyard gc: repositories of the registry:2 tree are not indexed yet "
+                   f"({pending}); run `dockyard import` first, their files would look "
+                   "orphaned", err=True)
+        raise typer.Exit(1) from None
 
 
 def _document(totals: Any) -> dict[str, Any]:

@@ -18,6 +18,7 @@ import os
 import shutil
 import uuid
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,7 +26,7 @@ from sqlalchemy import Engine
 
 from dockyard.core.digest import Digest
 from dockyard.gc.online.locks import BlobFileLocks
-from dockyard.metadata.review_collect import blob_row_exists, forget_files, pending_files
+from dockyard.metadata.review_collect import blob_rows_among, forget_files, pending_files
 from dockyard.storage.layout import Layout
 
 TRASH_DIR = "gc-trash"
@@ -49,37 +50,67 @@ class FileRemover:
         self._layout = Layout(Path(root))
         self._locks = BlobFileLocks(Path(root))
         self.trash = Path(root) / "dockyard" / TRASH_DIR
+        self._deleter = ThreadPoolExecutor(1, thread_name_prefix="gc-trash")
+        self._emptying: Future[None] | None = None
+
+    def empty_trash_later(self) -> None:
+        """Empty the trash in the background, overlapping the next batches' SQL."""
+        if self._emptying is None or self._emptying.done():
+            self._emptying = self._deleter.submit(self.empty_trash)
+
+    def finish(self) -> None:
+        """Wait for the background deletes, then empty what arrived since."""
+        if self._emptying is not None:
+            self._emptying.result()
+        self.empty_trash()
+        self._deleter.shutdown()
 
     def empty_trash(self) -> None:
-        """Delete whatever a previous (maybe killed) run moved aside."""
+        """Delete whatever was moved aside (also by a previous, maybe killed, run)."""
         if self.trash.is_dir():
             for entry in os.listdir(self.trash):
                 shutil.rmtree(self.trash / entry, ignore_errors=True)
 
     def run_round(self, limit: int, before_delete: Callable[[], None]) -> FileRound:
-        """Handle up to ``limit`` pending files; ``before_delete`` runs first (cache marker)."""
+        """Handle up to ``limit`` pending files; ``before_delete`` runs first (cache marker).
+
+        Each stripe is tried once (a second ``flock`` on it from this process would fail
+        against the first), the rows of every digest whose stripe is held are re-read in one
+        query, and the stripes are released as soon as the renames are done.
+        """
         digests = pending_files(self._engine, limit)
         result = FileRound()
         if not digests:
             return result
         before_delete()
+        held: dict[str, int] = {}
         settled: list[str] = []
-        for digest in digests:
-            fd = self._locks.try_hold(digest)
-            if fd is None:
-                result.busy += 1
-                continue
-            try:
-                if not blob_row_exists(self._engine, digest):
+        try:
+            for digest in digests:
+                stripe = self._locks.stripe_path(digest)
+                if stripe not in held:
+                    fd = self._locks.try_hold(digest)
+                    if fd is None:
+                        held[stripe] = -1
+                    else:
+                        held[stripe] = fd
+                if held[stripe] < 0:
+                    result.busy += 1
+                else:
+                    settled.append(digest)
+            recorded = blob_rows_among(self._engine, settled)
+            for digest in settled:
+                if digest not in recorded:
                     size = self._move_to_trash(digest)
                     if size is not None:
                         result.removed.append((digest, size))
-                settled.append(digest)
-            finally:
-                self._locks.release(fd)
+        finally:
+            for fd in held.values():
+                if fd >= 0:
+                    self._locks.release(fd)
         forget_files(self._engine, settled)
         result.settled = len(settled)
-        self.empty_trash()
+        self.empty_trash_later()
         return result
 
     def _move_to_trash(self, text: str) -> int | None:

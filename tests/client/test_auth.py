@@ -161,6 +161,10 @@ def test_token_login_and_refusals(cli, token_server, token_service):
     repo = unique_repo("token")
     listed = cli("tags", f"{host}/{repo}")  # a token, then the registry's own answer
     assert listed.exit_code == 1 and "NAME_UNKNOWN" in listed.stderr
+    token_service.requests.clear()
+    catalog = cli("repos", host, "--json")
+    assert catalog.exit_code == 0, catalog.output
+    assert [q.get("scope") for q in token_service.requests] == [["registry:catalog:*"]]
     cli("logout", host)
     anonymous = cli("tags", f"{host}/{repo}")
     assert anonymous.exit_code == 1

@@ -11,19 +11,65 @@ import asyncio
 import hashlib
 import json
 import os
-from collections.abc import AsyncIterator
+import ssl
+import subprocess
+import time
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 
+import bcrypt
 import httpx
 import pytest
+import yaml
 from tests.client.content import SBOM_TYPE, SIGNATURE_TYPE, push_image, push_index, push_referrer
 from tests.client.doubles import FaultProxy
+from tests.e2e.conftest import RegistryServer, _free_port, _server_command, _server_env, _stop
 from typer.testing import CliRunner
 
 from dockyard.cli import app
 from dockyard.client import ClientOptions, RegistryClient
 
 KiB = 1024
+USER, PASSWORD = "dist-user", "dist-Pa55word"
+
+
+@pytest.fixture(scope="module")
+def secured_distribution(tmp_path_factory) -> Iterator[RegistryServer]:
+    """Distribution with TLS (a self-signed certificate) and htpasswd logins."""
+    workdir = tmp_path_factory.mktemp("distribution-secured")
+    cert, key = workdir / "domain.crt", workdir / "domain.key"
+    subprocess.run(["openssl", "req", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-x509",
+                    "-days", "2", "-out", cert, "-subj", "/CN=localhost",
+                    "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"],
+                   check=True, capture_output=True)
+    htpasswd = workdir / "htpasswd"
+    htpasswd.write_text(f"{USER}:{bcrypt.hashpw(PASSWORD.encode(), bcrypt.gensalt(4)).decode()}\n")
+    port = _free_port()
+    config = {"version": 0.1, "log": {"level": "info"},
+              "storage": {"filesystem": {"rootdirectory": str(workdir / "data")},
+                          "delete": {"enabled": True}},
+              "auth": {"htpasswd": {"realm": "dist", "path": str(htpasswd)}},
+              "http": {"addr": f"127.0.0.1:{port}",
+                       "tls": {"certificate": str(cert), "key": str(key)}}}
+    (workdir / "config.yml").write_text(yaml.safe_dump(config))
+    server = RegistryServer("distribution", f"127.0.0.1:{port}", workdir, workdir / "log")
+    with server.log_path.open("wb") as log:
+        server.process = subprocess.Popen(
+            _server_command("distribution", workdir / "config.yml"), cwd=workdir,
+            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=_server_env(),
+            start_new_session=True)
+    server.cert = cert  # type: ignore[attr-defined]
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                httpx.get(f"https://{server.host}/v2/", verify=False, timeout=2)
+                break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        yield server
+    finally:
+        _stop(server)
 
 
 @pytest.fixture(autouse=True)
@@ -135,3 +181,24 @@ def test_resumable_upload_and_mount_on_distribution(distribution):
     assert patches[2].content_range == f"0-{200 * KiB - 1}"
     blob = httpx.get(f"{distribution.url}/v2/client/mounted/blobs/{digest}")
     assert blob.content == data
+
+
+def test_login_and_verbs_over_tls_with_htpasswd(secured_distribution, tmp_path):
+    host, cert = secured_distribution.host, str(secured_distribution.cert)
+    wrong = cli("login", host, "-u", USER, "-p", "wrong", "--ca-file", cert)
+    assert wrong.exit_code == 1 and wrong.stderr.startswith(
+        f"login {host}: registry refused: UNAUTHORIZED")
+    untrusted = cli("login", host, "-u", USER, "-p", PASSWORD)
+    assert untrusted.exit_code == 1 and "not trusted" in untrusted.stderr
+    assert cli("login", host, "-u", USER, "-p", PASSWORD, "--ca-file", cert).exit_code == 0
+    with httpx.Client(base_url=f"https://{host}", auth=(USER, PASSWORD),
+                      verify=ssl.create_default_context(cafile=cert)) as http:
+        image = push_image(http, "client/secure", "v1", layer_sizes=(10,))
+    ref = f"{host}/client/secure"
+    assert cli("tag", f"{ref}:v1", "v2", "--ca-file", cert).exit_code == 0
+    listed = cli("tags", ref, "--ca-file", cert, "--json")
+    assert json.loads(listed.stdout)["tags"] == ["v1", "v2"]
+    inspected = json.loads(cli("inspect", f"{ref}:v2", "--tls-verify=false", "--json").stdout)
+    assert inspected["digest"] == image.digest and inspected["referrers"] == []
+    anonymous = cli("tags", ref, "--ca-file", cert, "--authfile", tmp_path / "none.json")
+    assert anonymous.exit_code == 1 and "UNAUTHORIZED" in anonymous.stderr

@@ -72,7 +72,7 @@ async def _image(client: RegistryClient, repository: str, fetched: FetchedManife
         "layers": layers, "layersSize": sum(layer["size"] for layer in layers),
         "config": None}
     if descriptor.get("mediaType") in IMAGE_CONFIG_TYPES and descriptor.get("digest"):
-        config = json.loads(await client.read_blob(repository, str(descriptor["digest"])))
+        config = _config(await client.read_blob(repository, str(descriptor["digest"])))
         image["config"] = _config_view(config, str(descriptor["digest"]))
         if not platform:
             image["platform"] = platform_text(config)
@@ -107,7 +107,14 @@ def _entry(descriptor: dict[str, Any]) -> dict[str, Any]:
 
 
 def _object(fetched: FetchedManifest) -> dict[str, Any]:
+    return fetched.json()
+
+
+def _config(body: bytes) -> dict[str, Any]:
     try:
-        return fetched.json()
+        config = json.loads(body)
     except ValueError as error:
-        raise ClientError(f"manifest {fetched.digest} is not valid JSON: {error}") from None
+        raise ClientError(f"image config is not JSON: {error}") from None
+    if not isinstance(config, dict):
+        raise ClientError("image config is not a JSON object")
+    return config

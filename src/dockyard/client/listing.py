@@ -31,17 +31,23 @@ async def pages(transport: Transport, path: str, key: str, page_size: int, scope
         fresh = [e for e in entries if e not in seen]
         seen.update(fresh)
         yield fresh
-        link = _NEXT.search(response.headers.get("link", ""))
+        link = next_link(response.headers.get("link", ""))
         if not fresh:
             url = None  # A page with nothing new: the registry ignores the cursor; stop.
         elif link:
-            url, params = link.group(1), None
+            url, params = link, None
         elif len(entries) == page_size:
             # A full page without a Link may have more after it. (Distribution 2.8 ignores
             # ``n`` on tags and answers everything at once: more than ``n`` means the end.)
             url, params = path, {"n": str(page_size), "last": entries[-1]}
         else:
             url = None
+
+
+def next_link(header: str) -> str | None:
+    """The target of ``rel="next"`` in a Link header, if any."""
+    match = _NEXT.search(header)
+    return match.group(1) if match else None
 
 
 def _json(transport: Transport, body: bytes) -> dict[str, Any]:

@@ -16,8 +16,8 @@ from typing import Any
 
 from dockyard.client import blobs, uploads
 from dockyard.client.digests import compute, parse, verify
-from dockyard.client.errors import DigestMismatch, NotFound, RegistryError, Unsupported
-from dockyard.client.listing import pages
+from dockyard.client.errors import ClientError, DigestMismatch, NotFound, RegistryError, Unsupported
+from dockyard.client.listing import next_link, pages
 from dockyard.client.options import ClientOptions
 from dockyard.client.transport import Transport
 from dockyard.core import mediatypes as mt
@@ -36,9 +36,13 @@ class FetchedManifest:
     digest: str
 
     def json(self) -> dict[str, Any]:
-        document = json.loads(self.body)
+        """The parsed document; a registry serving something else is a ClientError."""
+        try:
+            document = json.loads(self.body)
+        except ValueError as error:
+            raise ClientError(f"manifest {self.digest} is not JSON: {error}") from None
         if not isinstance(document, dict):
-            raise ValueError("manifest is not a JSON object")
+            raise ClientError(f"manifest {self.digest} is not a JSON object")
         return document
 
     @property
@@ -208,7 +212,7 @@ class RegistryClient:
                 response = await self.transport.request("GET", url, scope=pull(repository),
                                                         params=params, not_found=True)
                 descriptors += _manifests_of(self.registry, response.content)
-                url, params = _next_link(response.headers.get("link", "")), None
+                url, params = next_link(response.headers.get("link", "")), None
         except NotFound:
             descriptors = await self._fallback_referrers(repository, digest)
         if artifact_type:
@@ -258,8 +262,3 @@ def _manifests_of(registry: str, body: bytes) -> list[dict[str, Any]]:
     return [m for m in manifests if isinstance(m, dict)]
 
 
-def _next_link(header: str) -> str | None:
-    from dockyard.client.listing import _NEXT
-
-    match = _NEXT.search(header)
-    return match.group(1) if match else None

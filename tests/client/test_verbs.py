@@ -145,3 +145,19 @@ def test_rm_a_tag_then_a_digest(cli, module_server):
     assert gone.exit_code == 1 and "MANIFEST_UNKNOWN" in gone.stderr
     again = cli("rm", f"{ref}@{image.digest}")
     assert again.exit_code == 1 and again.stderr.startswith(f"rm {ref}@{image.digest}: ")
+
+
+def test_rm_when_the_registry_has_deletes_off(cli, server_factory):
+    server = server_factory({"storage.delete": {"enabled": False}})
+    repo = unique_repo("nodel")
+    image = push_image(server.client, repo, "v1", layer_sizes=(10,))
+    ref = f"{server.host}/{repo}"
+    refused = cli("rm", f"{ref}:v1")
+    assert refused.exit_code == 1 and refused.stderr.count("\n") == 1
+    assert refused.stderr.startswith(f"rm {ref}:v1: registry refused the tag delete (no tag "
+                                     "deletes, or deletes disabled) (HTTP 405 UNSUPPORTED")
+    assert f"`dockyard rm {ref}@{image.digest}`" in refused.stderr
+    by_digest = cli("rm", f"{ref}@{image.digest}")
+    assert by_digest.exit_code == 1
+    assert by_digest.stderr.startswith(f"rm {ref}@{image.digest}: registry refused: UNSUPPORTED")
+    assert cli("manifest", f"{ref}:v1").exit_code == 0

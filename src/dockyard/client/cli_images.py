@@ -123,8 +123,11 @@ def rm(
                 hint = (f"; `dockyard rm {ref.repository_name}@{head[0]}` deletes the manifest"
                         " and every tag on it") if head else ""
                 said = " ".join(p for p in (error.code, error.message) if p)
-                raise ClientError(f"registry does not support deleting a tag (HTTP "
-                                  f"{error.status} {said}){hint}") from None
+                # 400 is Distribution 2.8 reading the tag as a digest: no tag deletes at all.
+                # 405 may also mean deletes are off (storage.delete.enabled: false).
+                why = "does not support deleting a tag" if error.status == 400 else \
+                    "refused the tag delete (no tag deletes, or deletes disabled)"
+                raise ClientError(f"registry {why} (HTTP {error.status} {said}){hint}") from None
             return ref.reference
 
     deleted_tag = run("rm", str(ref), work)

@@ -144,3 +144,25 @@ def test_concurrent_commits_and_collections_never_leave_a_row_without_bytes(
         rows = [r[0] for r in conn.exec_driver_sql("SELECT digest FROM blobs")]
     for text in rows:
         assert blobs.layout.blob_data(Digest.parse(text)).exists(), text
+
+
+def test_one_collector_per_storage(tmp_path: Path) -> None:
+    """A worker's background try skips its round while another collection holds the lock."""
+    from dockyard.config import Config
+    from dockyard.gc.online.locks import collector_lock
+    from dockyard.gc.online.runner import collect_once
+
+    config = Config.model_validate({
+        "version": "0.1", "storage": {"filesystem": {"rootdirectory": str(tmp_path)}},
+        "dockyard": {"gc": {"delay": "0s"}}})
+    store, blobs, _remover = _setup(tmp_path)
+    digest = _upload(blobs, b"unreferenced")
+    store.link_blob("lock/app", str(digest), 12)
+    running = collector_lock(tmp_path, wait=False)
+    assert running is not None
+    assert collect_once(config, store.write_engine) is None
+    assert blobs.layout.blob_data(digest).exists()
+    running.close()
+    totals = collect_once(config, store.write_engine)
+    assert totals is not None and totals.blobs == [(str(digest), 12)]
+    assert not blobs.layout.blob_data(digest).exists()

@@ -33,6 +33,7 @@ class Seen:
     status: int
     content_range: str | None
     body_size: int
+    range: str | None = None  # the request's Range header
 
 
 @dataclass
@@ -47,6 +48,9 @@ class Faults:
     drop_patch: tuple[int, int] | None = None
     # Flip one byte in the body of responses whose path matches.
     corrupt: Callable[[str, str], bool] | None = None
+    # (predicate, bytes): send the full headers of the first matching response, then only
+    # that many body bytes, then close the connection.
+    cut_response: tuple[Callable[[str, str], bool], int] | None = None
 
 
 class FaultProxy:
@@ -139,7 +143,14 @@ def _handler(proxy: FaultProxy) -> type[http_server.BaseHTTPRequestHandler]:
             if proxy.faults.corrupt and data and proxy.faults.corrupt(self.command, url.path):
                 data = bytes([data[0] ^ 0xFF]) + data[1:]
             proxy.record(Seen(self.command, url.path, query, response.status,
-                              self.headers.get("Content-Range"), length))
+                              self.headers.get("Content-Range"), length,
+                              self.headers.get("Range")))
+            declared = len(data)
+            cut = proxy.faults.cut_response
+            if cut is not None and cut[0](self.command, url.path) and declared > cut[1]:
+                proxy.faults.cut_response = None
+                data = data[:cut[1]]  # Announce everything, send a part, hang up.
+                self.close_connection = True
             self.send_response(response.status, response.reason)
             for key, value in headers:
                 if key.lower() not in HOP_BY_HOP:
@@ -149,7 +160,7 @@ def _handler(proxy: FaultProxy) -> type[http_server.BaseHTTPRequestHandler]:
                                  dict((k.lower(), v) for k, v in headers).get("content-length",
                                                                              "0"))
             else:
-                self.send_header("Content-Length", str(len(data)))
+                self.send_header("Content-Length", str(declared))
             self.end_headers()
             if self.command != "HEAD":
                 self.wfile.write(data)

@@ -18,7 +18,7 @@ import pytest
 from dockyard.client import ClientOptions, DigestMismatch, RegistryClient, TransportError
 from tests.client.content import push_image
 from tests.client.doubles import FaultProxy
-from tests.pushing import unique_repo
+from tests.pushing import push_blob, unique_repo
 
 KiB = 1024
 
@@ -157,3 +157,22 @@ def test_unreachable_registry_is_a_transport_error():
     with pytest.raises(TransportError, match="Connect"):
         asyncio.run(ping())
 
+
+
+def test_a_download_cut_mid_stream_resumes_with_a_range_request(module_server, caplog):
+    caplog.set_level(logging.INFO, logger="dockyard.client")
+    repo = unique_repo("cut")
+    data = os.urandom(3 * 1024 * KiB)
+    digest = push_blob(module_server.client, repo, data)
+
+    async def read(host: str) -> bytes:
+        async with RegistryClient(host, options=ClientOptions(backoff=0.01)) as client, \
+                client.blob_stream(repo, digest) as chunks:
+            return b"".join([chunk async for chunk in chunks])
+
+    with FaultProxy(module_server.host) as proxy:
+        proxy.faults.cut_response = (lambda method, path: "/blobs/sha256:" in path, 1000 * KiB)
+        assert asyncio.run(read(proxy.host)) == data
+        gets = proxy.requests("GET", "/blobs/sha256:")
+    assert [g.range for g in gets] == [None, f"bytes={1000 * KiB}-"]
+    assert any("resumes at byte 1024000" in r.getMessage() for r in caplog.records)

@@ -238,11 +238,11 @@ class TokenService:
 
 
 def grant(scopes: list[str]) -> list[dict[str, Any]]:
-    """Every repository scope asked for, and the catalog."""
+    """Every repository scope asked for, and the catalog; never ``secret/*``."""
     granted = []
     for scope in " ".join(scopes).split():
         kind, _, rest = scope.partition(":")
         name, _, actions = rest.rpartition(":")
-        if kind in ("repository", "registry"):
+        if kind in ("repository", "registry") and not name.startswith("secret/"):
             granted.append({"type": kind, "name": name, "actions": actions.split(",")})
     return granted

@@ -172,6 +172,17 @@ def test_token_login_and_refusals(cli, token_server, token_service):
                                        "authentication required")
 
 
+def test_a_scope_the_token_service_does_not_grant_fails_after_one_retry(
+        cli, token_server, token_service):
+    ref = f"{token_server.host}/secret/app"
+    token_service.requests.clear()
+    refused = cli("tags", ref, "--creds", f"{USER}:{PASSWORD}")
+    assert refused.exit_code == 1 and refused.stderr.count("\n") == 1
+    assert refused.stderr.startswith(f"tags {ref}: registry refused: UNAUTHORIZED")
+    assert [q.get("scope") for q in token_service.requests] == [
+        ["repository:secret/app:pull"]] * 2  # the token, then one fresh try; no loop
+
+
 def openssl_self_signed(directory: Path) -> tuple[Path, Path]:
     directory.mkdir(parents=True, exist_ok=True)
     key, cert = directory / "domain.key", directory / "domain.crt"

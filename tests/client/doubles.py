@@ -197,6 +197,7 @@ class TokenService:
     def __init__(self, user: str, password: str) -> None:
         self.signer = Issuer.new("client-test-signer")
         self.requests: list[dict[str, list[str]]] = []
+        self.lifetime = 300  # expires_in of the tokens handed out
         service = self
         expected = "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
 
@@ -211,7 +212,7 @@ class TokenService:
                     return self._answer(401, {"errors": [{"code": "UNAUTHORIZED"}]})
                 token = service.signer.token(iss=service.issuer_name, aud=service.service,
                                              sub=user, access_=grant(query.get("scope", [])))
-                self._answer(200, {"token": token, "expires_in": 300,
+                self._answer(200, {"token": token, "expires_in": service.lifetime,
                                    "issued_at": datetime.now(UTC).isoformat()})
 
             def _answer(self, status: int, body: dict[str, Any]) -> None:

@@ -151,6 +151,24 @@ def test_token_dance_caches_one_token_per_scope(token_server, token_service):
         [f"repository:{repo}:pull,push"], [f"repository:{repo}:pull"]]
 
 
+def test_an_expiring_token_is_renewed(token_server, token_service):
+    repo = unique_repo("renew")
+    options = ClientOptions(username=USER, password=PASSWORD)
+
+    async def work() -> int:
+        async with RegistryClient(token_server.host, options=options) as client:
+            assert await client.head_manifest(repo, "v1") is None
+            await asyncio.sleep(1.2)  # past the 1 s lifetime: the cached token is stale
+            assert await client.head_manifest(repo, "v1") is None
+            return client.token_requests
+
+    token_service.lifetime = 1
+    try:
+        assert asyncio.run(work()) == 2
+    finally:
+        token_service.lifetime = 300
+
+
 def test_token_login_and_refusals(cli, token_server, token_service):
     host = token_server.host
     wrong = cli("login", host, "-u", USER, "-p", "wrong")

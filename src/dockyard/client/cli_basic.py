@@ -109,7 +109,7 @@ def repos(
     if json_out:
         print_json(found)
     else:
-        names(f"{host}: {len(found)} repositories", "repository", found)
+        names(f"{host}: repositories: {len(found)}", "repository", found)
 
 
 def tags(
@@ -148,5 +148,5 @@ def tags(
     if json_out:
         print_json({"name": str(ref), "tags": found})
     else:
-        names(f"{ref}: {len(found)} tags", "tag", found)
+        names(f"{ref}: tags: {len(found)}", "tag", found)
 

@@ -23,6 +23,17 @@ def human_size(size: int | None) -> str:
     return f"{size} B"
 
 
+def _columns(table: Table, *names: str) -> None:
+    """Digests are never cut (folded onto a second line when narrow); media types may be."""
+    for name in names:
+        if name == "digest":
+            table.add_column(name, overflow="fold", min_width=20)
+        elif name in ("size", "kind"):
+            table.add_column(name, no_wrap=True)
+        else:
+            table.add_column(name, overflow="ellipsis")
+
+
 def names(title: str, column: str, items: list[str]) -> None:
     table = Table(title=title, title_justify="left")
     table.add_column(column)
@@ -38,8 +49,7 @@ def inspect_view(view: dict[str, Any]) -> None:
     out.print(f"[bold]Digest:[/]    {view['digest']}  ({human_size(view['size'])})")
     if "manifests" in view:
         table = Table(title="Manifests", title_justify="left")
-        for column in ("platform", "digest", "media type", "size"):
-            table.add_column(column)
+        _columns(table, "platform", "digest", "media type", "size")
         for entry in view["manifests"]:
             platform = entry["platform"] + (" (attestation)" if entry["attestation"] else "")
             table.add_row(platform or "-", entry["digest"], entry["mediaType"],
@@ -65,8 +75,7 @@ def _image(out: Console, image: dict[str, Any]) -> None:
     elif image.get("artifactType"):
         out.print(f"  Artifact:   {image['artifactType']}")
     table = Table(title=f"Layers ({human_size(image['layersSize'])})", title_justify="left")
-    for column in ("digest", "media type", "size"):
-        table.add_column(column)
+    _columns(table, "digest", "media type", "size")
     for layer in image["layers"]:
         table.add_row(layer["digest"], layer["mediaType"], human_size(layer["size"]))
     out.print(table)
@@ -77,8 +86,7 @@ def _referrers(out: Console, title: str, referrers: list[dict[str, Any]]) -> Non
     if not referrers:
         return
     table = Table(title=title, title_justify="left")
-    for column in ("kind", "artifact type", "digest", "size"):
-        table.add_column(column)
+    _columns(table, "kind", "artifact type", "digest", "size")
     for entry in referrers:
         table.add_row(entry["kind"], entry["artifactType"] or "-", entry["digest"],
                       human_size(entry["size"]))

@@ -9,7 +9,9 @@ import os
 import time
 from collections.abc import Callable
 
-from tests.conftest import RunningServer
+import httpx
+
+from tests.conftest import RunningServer, free_port
 from tests.gc.helpers import (
     Pushed,
     assert_pulls,
@@ -21,6 +23,7 @@ from tests.gc.helpers import (
     stored_digests,
 )
 from tests.gc.online import NO_BACKGROUND, all_digests, assert_no_garbage, deleted, gc, gc_json
+from tests.observability.helpers import samples, value
 from tests.pushing import push_blob
 
 Factory = Callable[..., RunningServer]
@@ -222,7 +225,10 @@ def test_read_only_registry_is_not_collected(server_factory: Factory) -> None:
 
 
 def test_background_collector_collects_while_serving(server_factory: Factory) -> None:
-    server = server_factory({"dockyard.gc.delay": "0s", "dockyard.gc.interval": "200ms"})
+    debug = free_port()
+    server = server_factory({"dockyard.gc.delay": "0s", "dockyard.gc.interval": "200ms",
+                             "http.debug": {"addr": f"127.0.0.1:{debug}",
+                                            "prometheus": {"enabled": True}}})
     image: Pushed = push_image(server.client, "bg/app", "v1", [os.urandom(900)])
     _delete_tag(server, "bg/app", "v1")
 
@@ -233,6 +239,11 @@ def test_background_collector_collects_while_serving(server_factory: Factory) ->
     assert not all_digests(image) & stored_digests(server.root)
     assert manifest_status(server.client, image) == 404
     assert "garbage collection" in server.log()
+    metrics = samples(httpx.get(f"http://127.0.0.1:{debug}/metrics", timeout=10).text)
+    assert value(metrics, "dockyard_gc_deleted_total", kind="blob") == len(all_digests(image))
+    assert value(metrics, "dockyard_gc_deleted_total", kind="manifest") == 1
+    freed = sum(map(len, image.blobs.values())) + len(image.body)
+    assert value(metrics, "dockyard_gc_freed_bytes_total") == freed
 
 
 def test_orphan_walk_removes_files_no_row_names(server_factory: Factory) -> None:

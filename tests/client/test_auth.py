@@ -10,6 +10,7 @@ import os
 import ssl
 import stat
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -112,6 +113,50 @@ def test_credentials_from_docker_and_podman_files(cli, htpasswd_server, private_
     other = private_home / "other.json"
     other.write_text(json.dumps({"auths": {}}))
     assert cli("tags", f"{htpasswd_server.host}/{repo}", "--authfile", other).exit_code == 1
+
+
+def credential_helper(directory: Path, name: str, answers: dict[str, dict[str, str]]) -> Path:
+    """A ``docker-credential-<name>`` program (a stand-in for a keyring) on a private PATH;
+    it records each registry it was asked about."""
+    directory.mkdir(parents=True, exist_ok=True)
+    program = directory / f"docker-credential-{name}"
+    program.write_text(f"""#!{sys.executable}
+import json, sys
+asked = sys.stdin.read().strip()
+with open({str(directory / "asked")!r}, "a") as log:
+    log.write(sys.argv[1] + " " + asked + "\\n")
+answers = {json.dumps(answers)}
+if asked not in answers:
+    print("credentials not found in native keychain")
+    sys.exit(1)
+print(json.dumps(answers[asked]))
+""")
+    program.chmod(0o755)
+    return directory / "asked"
+
+
+@pytest.mark.parametrize("style", ["credHelpers", "credsStore"])
+def test_credentials_from_a_docker_credential_helper(cli, htpasswd_server, private_home,
+                                                     monkeypatch, style):
+    host = htpasswd_server.host
+    repo = unique_repo("helper")
+    push_image(htpasswd_server.client, repo, "v1", layer_sizes=(10,))
+    bin_dir = private_home / "bin"
+    asked = credential_helper(bin_dir, "fake", {host: {"ServerURL": host, "Username": USER,
+                                                       "Secret": PASSWORD}})
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    config = {"credHelpers": {host: "fake"}} if style == "credHelpers" else \
+        {"credsStore": "fake"}
+    docker = private_home / ".docker" / "config.json"
+    docker.parent.mkdir()
+    docker.write_text(json.dumps(config))
+    result = cli("tags", f"{host}/{repo}", "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["tags"] == ["v1"]
+    assert asked.read_text().splitlines() == [f"get {host}"]
+    docker.write_text(json.dumps({"credsStore": "fake",
+                                  "credHelpers": {host: "absent-helper"}}))
+    assert cli("tags", f"{host}/{repo}").exit_code == 1  # the named helper wins, and is absent
 
 
 def test_token_dance_caches_one_token_per_scope(token_server, token_service):

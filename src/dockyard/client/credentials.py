@@ -4,7 +4,7 @@ Search order (first file with an entry for the registry wins): an explicit ``--a
 only, else dockyard's own file (``dockyard login``), ``$REGISTRY_AUTH_FILE``, podman's
 ``${XDG_RUNTIME_DIR}/containers/auth.json``, then ``$DOCKER_CONFIG/config.json`` or
 ``~/.docker/config.json``. Entries hold ``auth`` (base64 ``user:password``) or ``username`` and
-``password``. Credential helpers (``credsStore``/``credHelpers``) are not run.
+``password``; ``credHelpers``/``credsStore`` name a ``docker-credential-*`` program to ask.
 """
 
 from __future__ import annotations
@@ -14,6 +14,9 @@ import binascii
 import contextlib
 import json
 import os
+import re
+import shutil
+import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +24,7 @@ from typing import Any
 
 # Docker Hub's historical key in docker's config.json.
 _HUB_KEYS = ("https://index.docker.io/v1/", "index.docker.io", "registry-1.docker.io")
+_HELPER_TIMEOUT = 20.0  # seconds; a helper may ask a keyring daemon
 
 
 @dataclass(frozen=True)
@@ -50,9 +54,19 @@ def search_path(auth_file: str | None = None) -> list[Path]:
 
 
 def lookup(registry: str, auth_file: str | None = None) -> Credentials | None:
-    """The stored credentials for ``registry``, or None."""
+    """The stored credentials for ``registry``, or None.
+
+    In each file, as docker does: a credential helper named for the registry
+    (``credHelpers``), else the default helper (``credsStore``), else the ``auths`` entry.
+    """
     for path in search_path(auth_file):
-        auths = _read(path).get("auths") or {}
+        document = _read(path)
+        helper = (document.get("credHelpers") or {}).get(registry) or document.get("credsStore")
+        if isinstance(helper, str) and helper:
+            found = _from_helper(helper, registry)
+            if found is not None:
+                return found
+        auths = document.get("auths") or {}
         for key in _keys_for(registry):
             entry = auths.get(key)
             if isinstance(entry, dict):
@@ -82,6 +96,29 @@ def remove(registry: str, auth_file: str | None = None) -> bool:
     del auths[registry]
     _write(path, document)
     return True
+
+
+def _from_helper(helper: str, registry: str) -> Credentials | None:
+    """``docker-credential-<helper> get`` with the registry on stdin (docker's protocol).
+
+    A helper that is missing, fails, or holds an identity token (``<token>``, which needs
+    an OAuth2 exchange this client does not do) gives nothing, and the search goes on.
+    """
+    if not re.fullmatch(r"[A-Za-z0-9._-]+", helper):
+        return None
+    program = shutil.which(f"docker-credential-{helper}")
+    if program is None:
+        return None
+    try:
+        done = subprocess.run([program, "get"], input=registry.encode(), capture_output=True,
+                              timeout=_HELPER_TIMEOUT, check=False)
+        answer = json.loads(done.stdout) if done.returncode == 0 else {}
+    except (OSError, subprocess.TimeoutExpired, ValueError):
+        return None
+    user = answer.get("Username") if isinstance(answer, dict) else None
+    if not user or user == "<token>" or "Secret" not in answer:
+        return None
+    return Credentials(str(user), str(answer["Secret"]))
 
 
 def _keys_for(registry: str) -> Iterator[str]:

@@ -6,7 +6,7 @@ import json
 
 from tests.client.content import SBOM_TYPE, SIGNATURE_TYPE, push_image, push_index, push_referrer
 from tests.client.doubles import FaultProxy
-from tests.pushing import digest_of, unique_repo
+from tests.pushing import DOCKER_MANIFEST, digest_of, image_manifest, put_manifest, unique_repo
 
 
 def test_repos_pages_through_the_catalog(cli, module_server):
@@ -161,3 +161,15 @@ def test_rm_when_the_registry_has_deletes_off(cli, server_factory):
     assert by_digest.exit_code == 1
     assert by_digest.stderr.startswith(f"rm {ref}@{image.digest}: registry refused: UNSUPPORTED")
     assert cli("manifest", f"{ref}:v1").exit_code == 0
+
+
+def test_inspect_a_docker_schema2_image(cli, module_server):
+    repo = unique_repo("docker")
+    body = image_manifest(module_server.client, repo, layers=1, media_type=DOCKER_MANIFEST)
+    assert put_manifest(module_server.client, repo, "v1", body, DOCKER_MANIFEST).status_code == 201
+    view = json.loads(cli("inspect", f"{module_server.host}/{repo}:v1", "--json").stdout)
+    assert (view["digest"], view["mediaType"]) == (digest_of(body), DOCKER_MANIFEST)
+    (image,) = view["images"]
+    assert image["platform"] == "linux/amd64" and image["config"]["architecture"] == "amd64"
+    assert [layer["size"] for layer in image["layers"]] == [1024]
+    assert "manifests" not in view and view["referrers"] == []

@@ -21,7 +21,14 @@ import bcrypt
 import httpx
 import pytest
 import yaml
-from tests.client.content import SBOM_TYPE, SIGNATURE_TYPE, push_image, push_index, push_referrer
+from tests.client.content import (
+    SBOM_TYPE,
+    SIGNATURE_TYPE,
+    push_blob,
+    push_image,
+    push_index,
+    push_referrer,
+)
 from tests.client.doubles import FaultProxy
 from tests.e2e.conftest import RegistryServer, _free_port, _server_command, _server_env, _stop
 from typer.testing import CliRunner
@@ -202,3 +209,19 @@ def test_login_and_verbs_over_tls_with_htpasswd(secured_distribution, tmp_path):
     assert inspected["digest"] == image.digest and inspected["referrers"] == []
     anonymous = cli("tags", ref, "--ca-file", cert, "--authfile", tmp_path / "none.json")
     assert anonymous.exit_code == 1 and "UNAUTHORIZED" in anonymous.stderr
+
+
+def test_a_download_cut_mid_stream_resumes_on_distribution(distribution, http):
+    data = os.urandom(2 * 1024 * KiB)
+    digest = push_blob(http, "client/cut", data)
+
+    async def read(host: str) -> bytes:
+        async with RegistryClient(host, options=ClientOptions(backoff=0.01)) as client, \
+                client.blob_stream("client/cut", digest) as chunks:
+            return b"".join([chunk async for chunk in chunks])
+
+    with FaultProxy(distribution.host) as proxy:
+        proxy.faults.cut_response = (lambda method, path: "/blobs/sha256:" in path, 700 * KiB)
+        assert asyncio.run(read(proxy.host)) == data
+        ranges = [g.range for g in proxy.requests("GET", "/blobs/sha256:")]
+    assert ranges == [None, f"bytes={700 * KiB}-"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -25,6 +26,31 @@ def private_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     for name in CREDENTIAL_VARIABLES:
         monkeypatch.delenv(name, raising=False)
     return home
+
+
+class Records(logging.Handler):
+    """The messages the client logged (attached to its own logger: ``dockyard.logs`` may
+    have stopped ``dockyard`` from propagating to the root, where caplog listens)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
+@pytest.fixture
+def client_log() -> Iterator[Records]:
+    logger = logging.getLogger("dockyard.client")
+    records, saved = Records(), logger.level
+    logger.addHandler(records)
+    logger.setLevel(logging.DEBUG)
+    try:
+        yield records
+    finally:
+        logger.removeHandler(records)
+        logger.setLevel(saved)
 
 
 class Cli:

@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-import logging
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -27,16 +26,16 @@ def tags_list(method: str, path: str) -> bool:
     return method == "GET" and path.endswith("/tags/list")
 
 
-def test_429_and_503_are_retried_after_the_wait_the_registry_asks(cli, module_server, caplog):
+def test_429_and_503_are_retried_after_the_wait_the_registry_asks(cli, module_server,
+                                                                  client_log):
     repo = unique_repo("retry")
     push_image(module_server.client, repo, "v1", layer_sizes=(10,))
-    caplog.set_level(logging.INFO, logger="dockyard.client")
     with FaultProxy(module_server.host) as proxy:
         proxy.faults.refusals += [(tags_list, 503, "1"), (tags_list, 429, "1")]
         result = cli("tags", f"{proxy.host}/{repo}", "--json")
         assert result.exit_code == 0, result.output
         assert [s.status for s in proxy.requests("GET", "/tags/list")] == [503, 429, 200]
-    waits = [r.getMessage() for r in caplog.records if "retrying GET" in r.getMessage()]
+    waits = [m for m in client_log.messages if "retrying GET" in m]
     assert len(waits) == 2 and all(" in 1.0s: HTTP " in w for w in waits), waits
 
 
@@ -67,8 +66,7 @@ def source(data: bytes, opened: list[int]):
     return open_from
 
 
-def test_chunked_upload_resumes_where_the_registry_stopped(module_server, caplog):
-    caplog.set_level(logging.INFO, logger="dockyard.client")
+def test_chunked_upload_resumes_where_the_registry_stopped(module_server, client_log):
     repo = unique_repo("resume")
     data = os.urandom(1024 * KiB)
     digest = "sha256:" + hashlib.sha256(data).hexdigest()
@@ -92,7 +90,7 @@ def test_chunked_upload_resumes_where_the_registry_stopped(module_server, caplog
     assert sum(p.body_size for p in patches) < len(data) + 256 * KiB
     stored = module_server.client.get(f"/v2/{repo}/blobs/{digest}")
     assert stored.status_code == 200 and stored.content == data
-    assert any("resumes at byte" in r.getMessage() for r in caplog.records)
+    assert any("resumes at byte" in m for m in client_log.messages)
 
 
 def test_monolithic_upload_and_mount(module_server):
@@ -159,8 +157,7 @@ def test_unreachable_registry_is_a_transport_error():
 
 
 
-def test_a_download_cut_mid_stream_resumes_with_a_range_request(module_server, caplog):
-    caplog.set_level(logging.INFO, logger="dockyard.client")
+def test_a_download_cut_mid_stream_resumes_with_a_range_request(module_server, client_log):
     repo = unique_repo("cut")
     data = os.urandom(3 * 1024 * KiB)
     digest = push_blob(module_server.client, repo, data)
@@ -175,4 +172,4 @@ def test_a_download_cut_mid_stream_resumes_with_a_range_request(module_server, c
         assert asyncio.run(read(proxy.host)) == data
         gets = proxy.requests("GET", "/blobs/sha256:")
     assert [g.range for g in gets] == [None, f"bytes={1000 * KiB}-"]
-    assert any("resumes at byte 1024000" in r.getMessage() for r in caplog.records)
+    assert any("resumes at byte 1024000" in m for m in client_log.messages)

@@ -85,8 +85,8 @@ class Collector:
         started = time.monotonic()
         totals = self._dry_run() if dry_run else self._run(emit or (lambda _line: None))
         totals.seconds = time.monotonic() - started
-        if totals.objects or totals.files or not dry_run:
-            log.info("garbage collection: %s", totals.summary())
+        level = logging.INFO if totals.objects or totals.files else logging.DEBUG
+        log.log(level, "garbage collection: %s", totals.summary())
         return totals
 
     def _dry_run(self) -> Totals:

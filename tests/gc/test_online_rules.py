@@ -6,12 +6,17 @@ with a zero delay, so each test decides when a collection happens.
 
 import hashlib
 import os
+import re
+import subprocess
+import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import httpx
+import yaml
 
-from tests.conftest import RunningServer, free_port
+from tests.conftest import RunningServer, _wait_until_up, free_port
 from tests.gc.helpers import (
     Pushed,
     assert_pulls,
@@ -264,3 +269,38 @@ def test_orphan_walk_removes_files_no_row_names(server_factory: Factory) -> None
     assert orphan not in stored_digests(server.root)
     assert_pulls(server.client, kept)
     assert_no_garbage(server.root)
+
+
+def test_two_workers_share_one_queue(tmp_path: Path) -> None:
+    """``serve --workers 2``: both run the background task; the collector lock takes turns."""
+    port = free_port()
+    config = tmp_path / "config.yml"
+    config.write_text(yaml.safe_dump({
+        "version": 0.1, "http": {"addr": f"127.0.0.1:{port}"},
+        "storage": {"filesystem": {"rootdirectory": str(tmp_path / "data")},
+                    "delete": {"enabled": True}},
+        "dockyard": {"gc": {"delay": "2s", "interval": "100ms"}}}))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("REGISTRY_")}
+    with open(tmp_path / "server.log", "wb") as log:
+        process = subprocess.Popen([sys.executable, "-m", "dockyard", "serve", str(config),
+                                    "--workers", "2"], stdout=log, stderr=subprocess.STDOUT,
+                                   env=env, start_new_session=True)
+    server = RunningServer(process, f"http://127.0.0.1:{port}", tmp_path / "data", config,
+                           tmp_path / "server.log")
+    try:
+        _wait_until_up(server)
+        images = [push_image(server.client, "workers/app", f"t{i}", [os.urandom(100)])
+                  for i in range(6)]
+        for i in range(6):
+            _delete_tag(server, "workers/app", f"t{i}")
+        garbage = set().union(*(all_digests(image) for image in images))
+        deadline = time.monotonic() + 30
+        while garbage & stored_digests(server.root) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not garbage & stored_digests(server.root)
+        assert all(manifest_status(server.client, image) == 404 for image in images)
+    finally:
+        server.stop()
+    summaries = re.findall(r"garbage collection: deleted (\d+) manifests", server.log())
+    assert sum(map(int, summaries)) == 6  # Each manifest deleted once, by one of the two.
+    assert "Traceback" not in server.log()

@@ -25,7 +25,7 @@ garbage queues it again):
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import Connection, Engine, bindparam, delete, exists, or_, select, update
+from sqlalchemy import Connection, Engine, bindparam, delete, exists, or_, select
 
 from dockyard.metadata.review_queries import (
     BLOB,
@@ -33,8 +33,8 @@ from dockyard.metadata.review_queries import (
     GLOBAL,
     LINK,
     MANIFEST,
-    queue,
-    queue_manifest_dependents,
+    manifest_dependents,
+    queue_statement,
 )
 from dockyard.metadata.schema import (
     blobs,
@@ -96,17 +96,41 @@ def collect_batch(conn: Connection, now: float, rules: Rules) -> Batch:
     due = [_Candidate(r.id, r.kind, r.repository_id, r.name, r.digest) for r in conn.execute(
         _DUE, {"cutoff": now - rules.delay, "limit": rules.batch})]
     batch = Batch(examined=len(due))
+    if not due:
+        return batch
+    # Take the whole batch out of the queue first; whatever must be reviewed again (a link
+    # linked anew, the dependents of a deleted manifest, even a candidate of this batch) is
+    # queued again at the end, in the same transaction.
+    conn.execute(delete(gc_review_queue).where(gc_review_queue.c.id.in_([c.id for c in due])))
+    requeue = _Requeue()
     for candidate in due:
         if candidate.kind == MANIFEST:
-            _review_manifest(conn, candidate, now, rules, batch)
+            _review_manifest(conn, candidate, now, rules, batch, requeue)
         elif candidate.kind == LINK:
-            _review_link(conn, candidate, now, rules, batch)
+            _review_link(conn, candidate, now, rules, batch, requeue)
         else:
-            _review_blob(conn, candidate, now, rules, batch)
+            _review_blob(conn, candidate, now, rules, batch, requeue)
+    requeue.write(conn)
     return batch
 
 
-_DROP = delete(gc_review_queue).where(gc_review_queue.c.id == bindparam("id"))
+class _Requeue:
+    """Queue rows a batch adds, written with one statement at its end (the last one wins)."""
+
+    def __init__(self) -> None:
+        self._rows: dict[tuple[str, int, str], float] = {}
+
+    def add(self, kind: str, repository_id: int, digests: Sequence[str], at: float) -> None:
+        for digest in digests:
+            self._rows[(kind, repository_id, digest)] = at
+
+    def write(self, conn: Connection) -> None:
+        if self._rows:
+            conn.execute(queue_statement(conn.dialect.name), [
+                {"kind": k, "repository_id": r, "digest": d, "queued_at": at}
+                for (k, r, d), at in self._rows.items()])
+
+
 _MANIFEST = select(manifests.c.id, manifests.c.subject_digest).where(
     manifests.c.repository_id == bindparam("repository_id"),
     manifests.c.digest == bindparam("digest"))
@@ -118,24 +142,21 @@ _MANIFEST_KEPT = select(or_(
     exists().where(manifests.c.repository_id == bindparam("repository_id"),
                    manifests.c.digest == bindparam("subject"))))
 _DELETE_MANIFEST = delete(manifests).where(manifests.c.id == bindparam("manifest_id"))
-_LINK_CREATED = select(repository_blobs.c.created_at).where(
-    repository_blobs.c.repository_id == bindparam("repository_id"),
-    repository_blobs.c.digest == bindparam("digest"))
-_LINK_REFERENCED = select(exists().where(
+_LINK = select(repository_blobs.c.created_at, exists().where(
     manifest_blobs.c.digest == bindparam("digest"),
     manifest_blobs.c.manifest_id == manifests.c.id,
-    manifests.c.repository_id == bindparam("repository_id")))
-_POSTPONE = update(gc_review_queue).where(gc_review_queue.c.id == bindparam("id")).values(
-    queued_at=bindparam("at"))
+    manifests.c.repository_id == bindparam("repository_id")).label("referenced")).where(
+    repository_blobs.c.repository_id == bindparam("repository_id"),
+    repository_blobs.c.digest == bindparam("digest"))
 _DELETE_LINK = delete(repository_blobs).where(
     repository_blobs.c.repository_id == bindparam("repository_id"),
     repository_blobs.c.digest == bindparam("digest"))
-_BLOB_SIZE = select(blobs.c.size).where(blobs.c.digest == bindparam("digest"))
-_BLOB_REFERENCED = select(or_(
+_BLOB = select(blobs.c.size, or_(
     exists().where(repository_blobs.c.digest == bindparam("digest")),
     exists().where(manifests.c.digest == bindparam("digest")),
     exists().where(manifest_blobs.c.digest == bindparam("digest")),
-    exists().where(manifest_children.c.child_digest == bindparam("digest"))))
+    exists().where(manifest_children.c.child_digest == bindparam("digest"))
+).label("referenced")).where(blobs.c.digest == bindparam("digest"))
 _DELETE_BLOB = delete(blobs).where(blobs.c.digest == bindparam("digest"))
 
 
@@ -145,53 +166,49 @@ def _values(candidate: _Candidate) -> dict[str, object]:
 
 
 def _review_manifest(conn: Connection, candidate: _Candidate, now: float, rules: Rules,
-                     batch: Batch) -> None:
+                     batch: Batch, requeue: _Requeue) -> None:
     values = _values(candidate)
-    conn.execute(_DROP, values)
     row = conn.execute(_MANIFEST, values).first()
     if row is None or not rules.untagged or candidate.digest in rules.protected:
         return
     values.update(manifest_id=row.id, subject=row.subject_digest)
     if conn.execute(_MANIFEST_KEPT, values).scalar():
         return
-    queue_manifest_dependents(conn, row.id, candidate.repository_id, candidate.digest,
-                              now - rules.delay)
+    for kind, repository_id, digests in manifest_dependents(
+            conn, row.id, candidate.repository_id, candidate.digest):
+        requeue.add(kind, repository_id, digests, now - rules.delay)
     conn.execute(_DELETE_MANIFEST, values)
     batch.manifests.append((candidate.repository or "", candidate.digest))
 
 
 def _review_link(conn: Connection, candidate: _Candidate, now: float, rules: Rules,
-                 batch: Batch) -> None:
+                 batch: Batch, requeue: _Requeue) -> None:
     values = _values(candidate)
-    created = conn.execute(_LINK_CREATED, values).scalar()
-    if created is not None and created > now - rules.delay:
+    link = conn.execute(_LINK, values).first()
+    if link is not None and link.created_at > now - rules.delay:
         # Linked again since it was queued: review it when that link is old enough.
-        conn.execute(_POSTPONE, {"id": candidate.id, "at": created})
+        requeue.add(LINK, candidate.repository_id, [candidate.digest], link.created_at)
         return
-    conn.execute(_DROP, values)
-    if created is None or candidate.digest in rules.protected:
-        return
-    if conn.execute(_LINK_REFERENCED, values).scalar():
+    if link is None or link.referenced or candidate.digest in rules.protected:
         return
     conn.execute(_DELETE_LINK, values)
-    queue(conn, BLOB, GLOBAL, [candidate.digest], now - rules.delay)
+    requeue.add(BLOB, GLOBAL, [candidate.digest], now - rules.delay)
     batch.links.append((candidate.repository or "", candidate.digest))
 
 
 def _review_blob(conn: Connection, candidate: _Candidate, now: float, rules: Rules,
-                 batch: Batch) -> None:
-    values = _values(candidate)
-    conn.execute(_DROP, values)
+                 batch: Batch, requeue: _Requeue) -> None:
     if candidate.digest in rules.protected:
         return
-    size = conn.execute(_BLOB_SIZE, values).scalar()
-    if size is not None:
-        if conn.execute(_BLOB_REFERENCED, values).scalar():
+    values = _values(candidate)
+    blob = conn.execute(_BLOB, values).first()
+    if blob is not None:
+        if blob.referenced:
             return
         conn.execute(_DELETE_BLOB, values)
-        batch.blobs.append((candidate.digest, int(size)))
+        batch.blobs.append((candidate.digest, int(blob.size)))
     # With or without a row now, its bytes may still be on disk.
-    queue(conn, FILE, GLOBAL, [candidate.digest], now)
+    requeue.add(FILE, GLOBAL, [candidate.digest], now)
 
 
 def pending_files(engine: Engine, limit: int) -> list[str]:

@@ -39,7 +39,8 @@ def _insert(dialect: str) -> Any:
 
 
 @functools.cache
-def _queue_statement(dialect: str) -> Any:
+def queue_statement(dialect: str) -> Any:
+    """The upsert of one queue row (executemany-able), per SQL dialect."""
     return _upsert(_insert(dialect)(gc_review_queue))
 
 
@@ -75,7 +76,7 @@ def queue(conn: Connection, kind: str, repository_id: int, digests: Iterable[str
     rows = [{"kind": kind, "repository_id": repository_id, "digest": d, "queued_at": at}
             for d in sorted(set(digests))]
     if rows:
-        conn.execute(_queue_statement(conn.dialect.name), rows)
+        conn.execute(queue_statement(conn.dialect.name), rows)
 
 
 def queue_tag_target(conn: Connection, repository_id: int, tag: str, at: float,
@@ -92,12 +93,20 @@ def queue_tag_target(conn: Connection, repository_id: int, tag: str, at: float,
 def queue_manifest_dependents(conn: Connection, manifest_id: int, repository_id: int,
                               digest: str, at: float) -> None:
     """Before a manifest row goes: queue its blob links, its own bytes, children, referrers."""
+    for kind, queue_repository, digests in manifest_dependents(conn, manifest_id,
+                                                                repository_id, digest):
+        queue(conn, kind, queue_repository, digests, at)
+
+
+def manifest_dependents(conn: Connection, manifest_id: int, repository_id: int, digest: str
+                        ) -> list[tuple[str, int, list[str]]]:
+    """``(kind, repository_id, digests)`` a manifest's deletion may orphan."""
     values = {"manifest_id": manifest_id, "repository_id": repository_id, "digest": digest}
-    queue(conn, LINK, repository_id, conn.execute(_BLOBS_OF, values).scalars().all(), at)
-    queue(conn, BLOB, GLOBAL, [digest], at)
     children = conn.execute(_CHILDREN_OF, values).scalars().all()
     referrers = conn.execute(_REFERRERS_OF, values).scalars().all()
-    queue(conn, MANIFEST, repository_id, [*children, *referrers], at)
+    return [(LINK, repository_id, list(conn.execute(_BLOBS_OF, values).scalars().all())),
+            (BLOB, GLOBAL, [digest]),
+            (MANIFEST, repository_id, [*children, *referrers])]
 
 
 def queue_deleted_manifests(conn: Connection, repository: str, digest: str, at: float) -> None:

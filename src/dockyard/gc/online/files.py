@@ -6,7 +6,8 @@ that no blob row exists (an upload or manifest put may have recorded the digest 
 the row was deleted: then the bytes are live and stay), and rename the blob's directory into
 ``<root>/dockyard/gc-trash/``. The rename is one quick metadata operation, so the stripe is
 held only for microseconds; the slow part (unlink frees the page cache of a large file,
-50-400 ms) happens afterwards on the trash, which nothing else can reach.
+50-400 ms) happens afterwards, in a background thread, on the trash, which nothing else can
+reach.
 
 Crash safety: the queue entry is deleted only after the rename, so a crash before it leaves
 the entry, and the next run finds the file gone (or removes it). A crash after the rename

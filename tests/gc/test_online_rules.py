@@ -5,8 +5,10 @@ with a zero delay, so each test decides when a collection happens.
 """
 
 import hashlib
+import json
 import os
 import re
+import sqlite3
 import subprocess
 import sys
 import time
@@ -304,3 +306,20 @@ def test_two_workers_share_one_queue(tmp_path: Path) -> None:
     summaries = re.findall(r"garbage collection: deleted (\d+) manifests", server.log())
     assert sum(map(int, summaries)) == 6  # Each manifest deleted once, by one of the two.
     assert "Traceback" not in server.log()
+
+
+def test_dry_run_does_not_wait_for_the_write_lock(server_factory: Factory) -> None:
+    """The preview runs on a copy: a push holding the write lock neither waits nor blocks it."""
+    server = server_factory(NO_BACKGROUND)
+    image = push_image(server.client, "preview/app", "v1", [os.urandom(100)])
+    _delete_tag(server, "preview/app", "v1")
+    writer = sqlite3.connect(server.root / "dockyard" / "metadata.sqlite3",
+                             isolation_level=None)
+    try:
+        writer.execute("BEGIN IMMEDIATE")  # As a manifest put in progress holds it.
+        done = gc(server.config_path, "run", "--dry-run", "--json", timeout=25)
+    finally:
+        writer.execute("ROLLBACK")
+        writer.close()
+    assert done.returncode == 0, done.stderr
+    assert f"preview/app@{image.digest}" in deleted(json.loads(done.stdout))[0]

@@ -7,9 +7,10 @@ blobs whose rows went are removed (:mod:`dockyard.gc.online.files`); then a shor
 requests waiting for the write lock get it. The caller holds the collector lock
 (:mod:`dockyard.gc.online.locks`) and runs this in a thread: it blocks.
 
-A dry run does the same re-checks and cascades inside one transaction that it rolls back, so
-it lists exactly what a real run would delete at that moment, consumes nothing and touches no
-file. It holds the write lock while it runs (pushes wait), which is why it is not batched.
+A dry run does the same re-checks and cascades, then throws its changes away, so it lists
+exactly what a real run would delete at that moment, consumes nothing and touches no file. On
+SQLite it runs on a private copy of the database (:mod:`dockyard.gc.online.snapshot`), so it
+never holds the live write lock; elsewhere it runs in one transaction that is rolled back.
 """
 
 import logging
@@ -23,6 +24,7 @@ from sqlalchemy import Engine
 
 from dockyard.gc.online import metrics
 from dockyard.gc.online.files import FileRemover
+from dockyard.gc.online.snapshot import sqlite_copy
 from dockyard.gc.settings import GcSettings
 from dockyard.metadata.generation import ChangeMarker, change_marker
 from dockyard.metadata.review_collect import Batch, Rules, collect_batch
@@ -90,8 +92,14 @@ class Collector:
         return totals
 
     def _dry_run(self) -> Totals:
+        if self._engine.dialect.name == "sqlite":
+            with sqlite_copy(self._engine) as copy:
+                return self._preview(copy)
+        return self._preview(self._engine)
+
+    def _preview(self, engine: Engine) -> Totals:
         totals = Totals(dry_run=True)
-        with self._engine.connect() as conn:
+        with engine.connect() as conn:
             transaction = conn.begin()
             try:
                 now = time.time()

@@ -38,7 +38,8 @@ def run(
         typer.echo("dockyard gc: the registry is in read-only mode "
                    "(storage.maintenance.readonly); nothing is collected", err=True)
         raise typer.Exit(1)
-    store = MetadataStore(loaded.metadata_url, migrate=True)
+    # Migrating takes the write lock even when there is nothing to do; a preview must not.
+    store = MetadataStore(loaded.metadata_url, migrate=not dry_run)
     try:
         found = _orphans(loaded, store, dry_run) if orphans else []
         say = None if as_json else typer.echo
@@ -68,7 +69,7 @@ def status(config: ConfigArgument = None) -> None:
     from dockyard.metadata.store import MetadataStore
 
     loaded = _load(config)
-    store = MetadataStore(loaded.metadata_url, migrate=True)
+    store = MetadataStore(loaded.metadata_url, migrate=False)
     try:
         summary = queue_summary(store.write_engine, time.time(),
                                 loaded.dockyard.gc.delay.total_seconds())

@@ -1,5 +1,6 @@
-"""``kill -9`` of ``dockyard gc run`` in the middle of collections: nothing a tag reaches is
-lost, no row is left without its bytes, and the next run finishes the work."""
+"""``kill -9`` of ``dockyard gc run``, or of a server whose background collector is working,
+in the middle of collections: nothing a tag reaches is lost, no row is left without its
+bytes, and the next run (or the restarted server) finishes the work."""
 
 import hashlib
 import os
@@ -101,3 +102,38 @@ def test_kill_during_collection_then_resume(tmp_path: Path) -> None:
     assert_no_garbage(root)
     assert len(blob_rows(root)) == built["blobs"] - built["untagged"] * 4
     assert not list((root / "dockyard" / "gc-trash").iterdir())
+
+
+def test_kill_server_during_background_collection_then_resume(tmp_path: Path) -> None:
+    """The issue's wording: ``kill -9`` of the server while its collector works, restart."""
+    root = tmp_path / "data"
+    built = build_store(root, images=300)
+    overrides = {"storage.filesystem.rootdirectory": str(root), "dockyard.gc.delay": "0s",
+                 "dockyard.gc.interval": "50ms", "dockyard.gc.batch": 10,
+                 "dockyard.gc.pause": "20ms"}
+    queued = len(queue_rows(root))
+    (tmp_path / "first").mkdir()
+    server = start_server(tmp_path / "first", overrides)
+    deadline = time.monotonic() + 60
+    while len(queue_rows(root)) == queued and time.monotonic() < deadline:
+        time.sleep(0.01)
+    time.sleep(0.3)
+    server.stop(signal.SIGKILL)  # The whole process group, mid-collection.
+    assert queue_rows(root), "the collection finished before the kill"
+    _assert_intact(root, len(built["kept"]))
+
+    (tmp_path / "second").mkdir()
+    server = start_server(tmp_path / "second", overrides)
+    try:
+        deadline = time.monotonic() + 60
+        while queue_rows(root) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert queue_rows(root) == []
+        for repository, tag in built["kept"][::15]:
+            response = server.client.get(f"/v2/{repository}/manifests/{tag}",
+                                         headers={"accept": ACCEPT_ALL})
+            assert response.status_code == 200
+    finally:
+        server.stop()
+    _assert_intact(root, len(built["kept"]))
+    assert_no_garbage(root)

@@ -25,7 +25,7 @@ garbage queues it again):
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import Connection, Engine, bindparam, delete, exists, or_, select
+from sqlalchemy import Connection, Engine, bindparam, case, delete, exists, func, or_, select
 
 from dockyard.metadata.review_queries import (
     BLOB,
@@ -237,11 +237,10 @@ def forget_files(engine: Engine, digests: Sequence[str]) -> None:
 
 
 def queue_summary(engine: Engine, now: float, delay: float) -> dict[str, tuple[int, int]]:
-    """Per kind: (queued, due now)."""
-    summary: dict[str, tuple[int, int]] = {}
+    """Per kind: (queued, due now); ``file`` entries are always due."""
+    due = or_(gc_review_queue.c.kind == FILE, gc_review_queue.c.queued_at <= now - delay)
     with engine.connect() as conn:
-        for kind, queued_at in conn.execute(
-                select(gc_review_queue.c.kind, gc_review_queue.c.queued_at)):
-            total, due = summary.get(kind, (0, 0))
-            summary[kind] = (total + 1, due + (kind == FILE or queued_at <= now - delay))
-    return summary
+        return {kind: (int(total), int(ready or 0)) for kind, total, ready in conn.execute(
+            select(gc_review_queue.c.kind, func.count(),
+                   func.sum(case((due, 1), else_=0)))
+            .group_by(gc_review_queue.c.kind))}

@@ -8,9 +8,14 @@ wait for a collection already running on the storage to finish.
 import json
 import time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+
+if TYPE_CHECKING:
+    from dockyard.config import Config
+    from dockyard.gc.online.collector import Totals
+    from dockyard.metadata.store import MetadataStore
 
 gc_app = typer.Typer(help="Online garbage collection (the registry keeps serving).",
                      no_args_is_help=True)
@@ -80,7 +85,7 @@ def status(config: ConfigArgument = None) -> None:
         typer.echo(f"{kind}: {queued} queued, {due} due")
 
 
-def _orphans(config: Any, store: Any, dry_run: bool) -> list[str]:
+def _orphans(config: "Config", store: "MetadataStore", dry_run: bool) -> list[str]:
     from dockyard.gc.online.orphans import TreeNotIndexed, find_orphans
     from dockyard.gc.online.runner import protected_digests
 
@@ -93,7 +98,7 @@ def _orphans(config: Any, store: Any, dry_run: bool) -> list[str]:
         raise typer.Exit(1) from None
 
 
-def _document(totals: Any) -> dict[str, Any]:
+def _document(totals: "Totals") -> dict[str, Any]:
     return {
         "dry_run": totals.dry_run,
         "manifests": [{"repository": r, "digest": d} for r, d in totals.manifests],
@@ -106,7 +111,7 @@ def _document(totals: Any) -> dict[str, Any]:
     }
 
 
-def _load(path: Path | None) -> Any:
+def _load(path: Path | None) -> "Config":
     from dockyard.config import ConfigError, load_config
 
     try:

@@ -66,11 +66,15 @@ class CachedMetadataStore:
     def put_manifest(self, new: NewManifest) -> None:
         self._write(new.repository, lambda: self._store.put_manifest(new))
 
-    def delete_manifest(self, repository: str, digest: str) -> bool:
-        return self._write(repository, lambda: self._store.delete_manifest(repository, digest))
+    def delete_manifest(self, repository: str, digest: str, only_if_untagged: bool = False
+                        ) -> bool:
+        return self._write(repository, lambda: self._store.delete_manifest(
+            repository, digest, only_if_untagged))
 
-    def delete_tag(self, repository: str, tag: str) -> bool:
-        return self._write(repository, lambda: self._store.delete_tag(repository, tag))
+    def delete_tag(self, repository: str, tag: str,
+                   if_unchanged: tuple[str, float] | None = None) -> bool:
+        return self._write(repository, lambda: self._store.delete_tag(
+            repository, tag, if_unchanged))
 
     # Uncached reads pass through (the catalog changes with every new repository)
 

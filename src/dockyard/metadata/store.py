@@ -14,6 +14,7 @@ from sqlalchemy import (
     CursorResult,
     Engine,
     delete,
+    exists,
     insert,
     select,
     update,
@@ -170,25 +171,47 @@ class MetadataStore:
             return list(conn.execute(queries.MANIFEST_TAGS,
                                      {"repository": repository, "digest": digest}).scalars())
 
-    def delete_manifest(self, repository: str, digest: str) -> bool:
-        """Remove a manifest and every tag on it; False when the repository lacks it."""
+    def delete_manifest(self, repository: str, digest: str, only_if_untagged: bool = False
+                        ) -> bool:
+        """Remove a manifest and every tag on it; False when the repository lacks it.
+
+        ``only_if_untagged`` (retention's untagged cleanup) deletes only while no tag names it
+        and no index of the repository lists it, decided inside the delete's transaction so a
+        push that tags or adopts it meanwhile wins.
+        """
+        repository_id = select(repositories.c.id).where(
+            repositories.c.name == repository).scalar_subquery()
+        condition = [manifests.c.digest == digest, manifests.c.repository_id == repository_id]
+        if only_if_untagged:
+            parents = manifests.alias("parents")
+            condition += [
+                ~exists().where(tags.c.manifest_id == manifests.c.id),
+                ~exists().where(manifest_children.c.child_digest == digest,
+                                manifest_children.c.manifest_id == parents.c.id,
+                                parents.c.repository_id == repository_id)]
         with self._write.begin() as conn:
             review_queries.queue_deleted_manifests(conn, repository, digest, time.time())
-            result = conn.execute(delete(manifests).where(
-                manifests.c.digest == digest,
-                manifests.c.repository_id == select(repositories.c.id).where(
-                    repositories.c.name == repository).scalar_subquery()))
-            return result.rowcount > 0
+            return conn.execute(delete(manifests).where(*condition)).rowcount > 0
 
-    def delete_tag(self, repository: str, tag: str) -> bool:
-        """Remove one tag, leaving its manifest; False when there was no such tag."""
+    def delete_tag(self, repository: str, tag: str,
+                   if_unchanged: tuple[str, float] | None = None) -> bool:
+        """Remove one tag, leaving its manifest; False when there was no such tag.
+
+        ``if_unchanged=(digest, updated_at)`` (retention) deletes only while the tag still
+        names that manifest since that push, checked inside the delete's transaction: a push
+        that moves or re-sets the tag after retention judged it keeps it.
+        """
+        repository_id = select(repositories.c.id).where(
+            repositories.c.name == repository).scalar_subquery()
+        condition = [tags.c.name == tag, tags.c.repository_id == repository_id]
+        if if_unchanged is not None:
+            digest, updated_at = if_unchanged
+            condition += [tags.c.updated_at == updated_at, tags.c.manifest_id == select(
+                manifests.c.id).where(manifests.c.repository_id == repository_id,
+                                      manifests.c.digest == digest).scalar_subquery()]
         with self._write.begin() as conn:
             review_queries.queue_deleted_tag(conn, repository, tag, time.time())
-            result = conn.execute(delete(tags).where(
-                tags.c.name == tag,
-                tags.c.repository_id == select(repositories.c.id).where(
-                    repositories.c.name == repository).scalar_subquery()))
-            return result.rowcount > 0
+            return conn.execute(delete(tags).where(*condition)).rowcount > 0
 
     # Listings
 

@@ -27,12 +27,7 @@ from dockyard.retention.policy import TagVerdict, governing, judge_tags, reposit
 from dockyard.retention.pulls import prune_pull_times
 from dockyard.retention.runs import Deletion, finish_run, start_run
 from dockyard.retention.settings import RetentionSettings
-from dockyard.retention.snapshot import (
-    current_tag,
-    read_repository,
-    repository_names,
-    still_untagged,
-)
+from dockyard.retention.snapshot import read_repository, repository_names
 from dockyard.retention.untagged import ManifestVerdict, judge_untagged
 
 log = logging.getLogger("dockyard.retention")
@@ -41,9 +36,11 @@ log = logging.getLogger("dockyard.retention")
 class Deleter(Protocol):
     """The two store methods retention deletes through (the store, or the cached store)."""
 
-    def delete_tag(self, repository: str, tag: str) -> bool: ...
+    def delete_tag(self, repository: str, tag: str,
+                   if_unchanged: tuple[str, float] | None = None) -> bool: ...
 
-    def delete_manifest(self, repository: str, digest: str) -> bool: ...
+    def delete_manifest(self, repository: str, digest: str, only_if_untagged: bool = False
+                        ) -> bool: ...
 
 
 class RetentionBusy(RuntimeError):
@@ -136,12 +133,12 @@ def _delete_tag(target: RunTarget, report: RunReport, verdict: TagVerdict) -> No
         report.deleted.append(deletion)
         return
     reference = f"{verdict.repository}:{verdict.tag}"
-    if current_tag(target.engine, verdict.repository, verdict.tag) != (verdict.digest,
-                                                                        verdict.pushed_at):
-        report.skipped.append(f"{reference}: pushed, moved or deleted since it was judged")
-        return
-    if _attempt(report, reference, lambda: target.deleter.delete_tag(verdict.repository,
-                                                                     verdict.tag)):
+    # Conditional inside the delete's own transaction: a push that re-sets or moves the tag
+    # after it was judged keeps it.
+    if _attempt(report, reference, "pushed, moved or deleted since it was judged",
+                lambda: target.deleter.delete_tag(
+                    verdict.repository, verdict.tag,
+                    if_unchanged=(verdict.digest, verdict.pushed_at))):
         report.deleted.append(deletion)
 
 
@@ -151,20 +148,19 @@ def _delete_manifest(target: RunTarget, report: RunReport, manifest: ManifestVer
         report.deleted.append(deletion)
         return
     reference = f"{manifest.repository}@{manifest.digest}"
-    if not still_untagged(target.engine, manifest.repository, manifest.digest):
-        report.skipped.append(f"{reference}: tagged or listed by an index since it was judged")
-        return
-    if _attempt(report, reference, lambda: target.deleter.delete_manifest(
-            manifest.repository, manifest.digest)):
+    if _attempt(report, reference, "tagged, listed by an index or deleted since it was judged",
+                lambda: target.deleter.delete_manifest(
+                    manifest.repository, manifest.digest, only_if_untagged=True)):
         report.deleted.append(deletion)
 
 
-def _attempt(report: RunReport, reference: str, delete: Callable[[], bool]) -> bool:
+def _attempt(report: RunReport, reference: str, unchanged_reason: str,
+             delete: Callable[[], bool]) -> bool:
     """Run one delete; a refusal (an online-GC or quota rule, say) skips it, never the run."""
     try:
         if delete():
             return True
-        report.skipped.append(f"{reference}: already gone")
+        report.skipped.append(f"{reference}: {unchanged_reason}")
     except Exception as error:  # noqa: BLE001 - reported per item; the run goes on.
         log.warning("retention could not delete %s: %s", reference, error)
         report.skipped.append(f"{reference}: {type(error).__name__}: {error}")

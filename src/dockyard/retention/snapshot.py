@@ -7,7 +7,7 @@ the few milliseconds the reads take, one repository at a time.
 
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, Engine, exists, func, select
+from sqlalchemy import Connection, Engine, exists, select
 from sqlalchemy.orm import aliased
 
 from dockyard.metadata.schema import (
@@ -90,33 +90,3 @@ def _manifests(conn: Connection, repository_id: int) -> list[ManifestState]:
     return [ManifestState(r.digest, r.created_at, bool(r.tagged), r.subject_digest,
                           tuple(sorted(children.get(r.id, ()))))
             for r in conn.execute(query)]
-
-
-def current_tag(engine: Engine, repository: str, tag: str) -> tuple[str, float] | None:
-    """``(digest, updated_at)`` of a tag now, to skip a delete if it moved since the read."""
-    with engine.connect() as conn:
-        row = conn.execute(
-            select(manifests.c.digest, tags.c.updated_at)
-            .select_from(tags.join(manifests, manifests.c.id == tags.c.manifest_id)
-                         .join(repositories, repositories.c.id == tags.c.repository_id))
-            .where(repositories.c.name == repository, tags.c.name == tag)).first()
-    return None if row is None else (row.digest, row.updated_at)
-
-
-def still_untagged(engine: Engine, repository: str, digest: str) -> bool:
-    """No tag names the manifest and no index of the repository lists it as a child."""
-    with engine.connect() as conn:
-        repository_id = conn.execute(select(repositories.c.id).where(
-            repositories.c.name == repository)).scalar()
-        if repository_id is None:
-            return False
-        tag_count = conn.execute(
-            select(func.count()).select_from(tags.join(
-                manifests, manifests.c.id == tags.c.manifest_id))
-            .where(manifests.c.repository_id == repository_id,
-                   manifests.c.digest == digest)).scalar()
-        parents = conn.execute(
-            select(func.count()).select_from(manifest_children.join(manifests))
-            .where(manifests.c.repository_id == repository_id,
-                   manifest_children.c.child_digest == digest)).scalar()
-    return not tag_count and not parents

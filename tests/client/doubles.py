@@ -3,26 +3,26 @@
 ``FaultProxy`` forwards every request to a real registry and records what passed. On demand it
 answers some requests itself with 429/503 + ``Retry-After``, cuts the connection in the middle
 of a PATCH body after the registry received part of it, or flips one byte of a response body.
-The token service the registry trusts is a small issuer here too (``TokenService``).
+The token service the registry trusts is the shared loopback issuer (``TokenService``).
 """
 
 from __future__ import annotations
 
-import base64
-import json
 import threading
 import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from http import client as http_client
 from http import server as http_server
-from typing import Any
 
 from tests.auth.tokens import Issuer
-
-HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade",
-              "proxy-connection", "content-length", "expect"}
+from tests.loopback import (
+    HOP_BY_HOP,
+    LoopbackHTTPServer,
+    QuietHandler,
+    TokenIssuer,
+    relay_response,
+)
 
 
 @dataclass
@@ -53,7 +53,7 @@ class Faults:
     cut_response: tuple[Callable[[str, str], bool], int] | None = None
 
 
-class FaultProxy:
+class FaultProxy(LoopbackHTTPServer):
     """A loopback HTTP/1.1 reverse proxy in a thread; use as a context manager."""
 
     def __init__(self, upstream: str) -> None:
@@ -61,20 +61,8 @@ class FaultProxy:
         self.faults = Faults()
         self.seen: list[Seen] = []
         self.lock = threading.Lock()
-        handler = _handler(self)
-        self._server = http_server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self._server.daemon_threads = True
-        self.host = f"127.0.0.1:{self._server.server_address[1]}"
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    def __enter__(self) -> FaultProxy:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
+        super().__init__(_handler(self))
+        self.host = f"127.0.0.1:{self.port}"
 
     def record(self, entry: Seen) -> None:
         with self.lock:
@@ -94,11 +82,8 @@ class FaultProxy:
 
 
 def _handler(proxy: FaultProxy) -> type[http_server.BaseHTTPRequestHandler]:
-    class Handler(http_server.BaseHTTPRequestHandler):
+    class Handler(QuietHandler):
         protocol_version = "HTTP/1.1"
-
-        def log_message(self, format: str, *args: object) -> None:  # noqa: A002
-            pass
 
         def _forward(self) -> None:
             url = urllib.parse.urlsplit(self.path)
@@ -151,19 +136,7 @@ def _handler(proxy: FaultProxy) -> type[http_server.BaseHTTPRequestHandler]:
                 proxy.faults.cut_response = None
                 data = data[:cut[1]]  # Announce everything, send a part, hang up.
                 self.close_connection = True
-            self.send_response(response.status, response.reason)
-            for key, value in headers:
-                if key.lower() not in HOP_BY_HOP:
-                    self.send_header(key, value)
-            if self.command == "HEAD":
-                self.send_header("Content-Length",
-                                 dict((k.lower(), v) for k, v in headers).get("content-length",
-                                                                             "0"))
-            else:
-                self.send_header("Content-Length", str(declared))
-            self.end_headers()
-            if self.command != "HEAD":
-                self.wfile.write(data)
+            relay_response(self, response.status, response.reason, headers, data, declared)
 
         def _should_drop(self, length: int) -> bool:
             plan = proxy.faults.drop_patch
@@ -172,78 +145,21 @@ def _handler(proxy: FaultProxy) -> type[http_server.BaseHTTPRequestHandler]:
                 and length > plan[1]
 
         def _refuse(self, status: int, retry_after: str | None) -> None:
-            body = json.dumps({"errors": [{"code": "TOOMANYREQUESTS" if status == 429
-                                           else "UNAVAILABLE", "message": "try later",
-                                           "detail": None}]}).encode()
-            self.send_response(status)
-            if retry_after is not None:
-                self.send_header("Retry-After", retry_after)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+            code = "TOOMANYREQUESTS" if status == 429 else "UNAVAILABLE"
+            self.answer_json(status, {"errors": [{"code": code, "message": "try later",
+                                                  "detail": None}]},
+                             {} if retry_after is None else {"Retry-After": retry_after})
 
         do_GET = do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = _forward
 
     return Handler
 
 
-class TokenService:
-    """``GET /token`` with Basic credentials: a JWT granting the scopes asked for."""
+class TokenService(TokenIssuer):
+    """The shared issuer, under the names the client tests' token registry is configured with."""
 
     service = "dockyard-client-test"
     issuer_name = "client-test-issuer"
 
     def __init__(self, user: str, password: str) -> None:
-        self.signer = Issuer.new("client-test-signer")
-        self.requests: list[dict[str, list[str]]] = []
-        self.lifetime = 300  # expires_in of the tokens handed out
-        service = self
-        expected = "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
-
-        class Handler(http_server.BaseHTTPRequestHandler):
-            def log_message(self, format: str, *args: object) -> None:  # noqa: A002
-                pass
-
-            def do_GET(self) -> None:  # noqa: N802
-                query = urllib.parse.parse_qs(urllib.parse.urlsplit(self.path).query)
-                service.requests.append(query)
-                if self.headers.get("Authorization") != expected:
-                    return self._answer(401, {"errors": [{"code": "UNAUTHORIZED"}]})
-                token = service.signer.token(iss=service.issuer_name, aud=service.service,
-                                             sub=user, access_=grant(query.get("scope", [])))
-                self._answer(200, {"token": token, "expires_in": service.lifetime,
-                                   "issued_at": datetime.now(UTC).isoformat()})
-
-            def _answer(self, status: int, body: dict[str, Any]) -> None:
-                data = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-        self._server = http_server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self.realm = f"http://127.0.0.1:{self._server.server_address[1]}/token"
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    def __enter__(self) -> TokenService:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
-
-
-def grant(scopes: list[str]) -> list[dict[str, Any]]:
-    """Every repository scope asked for, and the catalog; never ``secret/*``."""
-    granted = []
-    for scope in " ".join(scopes).split():
-        kind, _, rest = scope.partition(":")
-        name, _, actions = rest.rpartition(":")
-        if kind in ("repository", "registry") and not name.startswith("secret/"):
-            granted.append({"type": kind, "name": name, "actions": actions.split(",")})
-    return granted
+        super().__init__(Issuer.new("client-test-signer"), user, password)

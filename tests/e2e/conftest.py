@@ -34,12 +34,12 @@ import urllib.parse
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from http import client as http_client
-from http import server as http_server
 from pathlib import Path
 
 import httpx
 import pytest
 import yaml
+from tests.loopback import HOP_BY_HOP, LoopbackHTTPServer, QuietHandler, relay_response
 
 TARGET_ENV = "DOCKYARD_E2E_TARGET"
 TARGETS = ("dockyard", "distribution")
@@ -416,7 +416,7 @@ class Exchange:
     request_body_size: int
 
 
-class RecordingProxy:
+class RecordingProxy(LoopbackHTTPServer):
     """A loopback HTTP reverse proxy that records every request/response pair.
 
     Clients talk to ``proxy.host``; requests are forwarded verbatim (including
@@ -426,29 +426,14 @@ class RecordingProxy:
     mount) instead of trusting client log messages.
     """
 
-    HOP_BY_HOP = {
-        "connection",
-        "keep-alive",
-        "transfer-encoding",
-        "te",
-        "trailer",
-        "upgrade",
-        "proxy-connection",
-        "content-length",
-        "expect",
-    }
-
     def __init__(self, upstream: str) -> None:
         self.upstream = upstream
         self.exchanges: list[Exchange] = []
         self._lock = threading.Lock()
         proxy = self
 
-        class Handler(http_server.BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             protocol_version = "HTTP/1.1"
-
-            def log_message(self, format: str, *args: object) -> None:  # noqa: A002
-                pass
 
             def _read_body(self) -> bytes:
                 if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
@@ -468,7 +453,7 @@ class RecordingProxy:
                 body = self._read_body()
                 # A list, not a dict: clients repeat headers (Go sends one Accept per type).
                 headers = [
-                    (k, v) for k, v in self.headers.items() if k.lower() not in proxy.HOP_BY_HOP
+                    (k, v) for k, v in self.headers.items() if k.lower() not in HOP_BY_HOP
                 ]
                 if body or self.command in ("POST", "PUT", "PATCH"):
                     headers.append(("Content-Length", str(len(body))))
@@ -498,34 +483,12 @@ class RecordingProxy:
                             request_body_size=len(body),
                         )
                     )
-                self.send_response(resp.status, resp.reason)
-                for k, v in resp_headers:
-                    if k.lower() not in proxy.HOP_BY_HOP:
-                        self.send_header(k, v)
-                if self.command == "HEAD":
-                    length = dict((k.lower(), v) for k, v in resp_headers).get("content-length")
-                    self.send_header("Content-Length", length or "0")
-                elif resp.status not in (204, 304) and resp.status >= 200:
-                    self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                if self.command != "HEAD" and data:
-                    self.wfile.write(data)
+                relay_response(self, resp.status, resp.reason, resp_headers, data)
 
             do_GET = do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = _forward
 
-        self._server = http_server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self.host = f"127.0.0.1:{self._server.server_address[1]}"
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    def __enter__(self) -> RecordingProxy:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
+        super().__init__(Handler)
+        self.host = f"127.0.0.1:{self.port}"
 
     def ref(self, name: str) -> str:
         return f"docker://{self.host}/{name}"

@@ -8,8 +8,10 @@ import socket
 import threading
 import time
 
+from tests.loopback import Background
 
-class FaultyProxy:
+
+class FaultyProxy(Background):
     """Forwards ``127.0.0.1:PORT`` to ``upstream``.
 
     ``rate``: bytes per second allowed client -> server (None: unlimited).
@@ -33,16 +35,11 @@ class FaultyProxy:
         self._listener = socket.create_server(("127.0.0.1", 0))
         self.host = f"127.0.0.1:{self._listener.getsockname()[1]}"
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._accept, daemon=True)
+        super().__init__(self._accept)
 
-    def __enter__(self) -> FaultyProxy:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
+    def _close(self) -> None:
         self._stop.set()
         self._listener.close()
-        self._thread.join(timeout=5)
 
     def _accept(self) -> None:
         while not self._stop.is_set():

@@ -13,16 +13,13 @@ from __future__ import annotations
 import base64
 import json
 import secrets
-import threading
-import urllib.parse
 from collections.abc import Iterator
-from datetime import UTC, datetime
-from http import server as http_server
 from pathlib import Path
 
 import bcrypt
 import pytest
 from images import make_image, sha256_digest, write_layout
+from tests import loopback
 from tests.auth.conftest import start_auth_server
 from tests.auth.tokens import Issuer, write_bundle
 from tests.conftest import RunningServer
@@ -126,72 +123,14 @@ def test_authenticated_push_and_pull(tools, htpasswd_registry, password, tmp_pat
 # ---------------------------------------------------------------------------- token
 
 
-class TokenIssuer:
-    """``GET /token``: Basic credentials in, a JWT granting the requested scopes out.
+class TokenIssuer(loopback.TokenIssuer):
+    """The shared loopback issuer under the names ``token_registry`` is configured with.
 
     Repositories under ``secret/`` are never granted (the token then lacks that scope).
     """
 
-    def __init__(self, signer: Issuer, user: str, password: str) -> None:
-        self.signer = signer
-        self.requests: list[dict[str, list[str]]] = []
-        issuer = self
-
-        class Handler(http_server.BaseHTTPRequestHandler):
-            def log_message(self, format: str, *args: object) -> None:  # noqa: A002
-                pass
-
-            def do_GET(self) -> None:  # noqa: N802
-                url = urllib.parse.urlsplit(self.path)
-                query = urllib.parse.parse_qs(url.query)
-                issuer.requests.append(query)
-                expected = "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
-                if url.path != "/token" or query.get("service") != [SERVICE]:
-                    self._answer(400, {"errors": [{"code": "DENIED"}]})
-                elif self.headers.get("Authorization") != expected:
-                    self._answer(401, {"errors": [{"code": "UNAUTHORIZED"}]})
-                else:
-                    token = signer.token(
-                        iss=ISSUER, aud=SERVICE, sub=user,
-                        access_=issuer.grant(query.get("scope", [])))
-                    self._answer(200, {"token": token, "access_token": token,
-                                       "expires_in": 300,
-                                       "issued_at": datetime.now(UTC).isoformat()})
-
-            def _answer(self, status: int, body: dict) -> None:
-                data = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-        self._server = http_server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self.realm = f"http://127.0.0.1:{self._server.server_address[1]}/token"
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    @staticmethod
-    def grant(scopes: list[str]) -> list[dict]:
-        granted = []
-        for scope in " ".join(scopes).split():
-            type_, _, rest = scope.partition(":")
-            name, _, actions = rest.rpartition(":")
-            if type_ == "repository" and not name.startswith("secret/"):
-                granted.append({"type": type_, "name": name, "actions": actions.split(",")})
-        return granted
-
-    def scopes(self) -> list[str]:
-        return [s for query in self.requests for s in query.get("scope", [])]
-
-    def __enter__(self) -> TokenIssuer:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
+    service = SERVICE
+    issuer_name = ISSUER
 
 
 @pytest.fixture(scope="module")

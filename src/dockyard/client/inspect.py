@@ -9,9 +9,9 @@ referrers API or its ``sha256-<hex>`` tag fallback.
 from __future__ import annotations
 
 import asyncio
-import json
 from typing import Any
 
+from dockyard.client.documents import json_object
 from dockyard.client.errors import ClientError
 from dockyard.client.platforms import is_attestation, platform_text
 from dockyard.client.reference import ImageReference
@@ -111,10 +111,4 @@ def _object(fetched: FetchedManifest) -> dict[str, Any]:
 
 
 def _config(body: bytes) -> dict[str, Any]:
-    try:
-        config = json.loads(body)
-    except ValueError as error:
-        raise ClientError(f"image config is not JSON: {error}") from None
-    if not isinstance(config, dict):
-        raise ClientError("image config is not a JSON object")
-    return config
+    return json_object(body, "image config", ClientError)

@@ -16,6 +16,7 @@ from typing import Any
 
 from dockyard.client import blobs, uploads
 from dockyard.client.digests import compute, parse, verify
+from dockyard.client.documents import json_object
 from dockyard.client.errors import ClientError, DigestMismatch, NotFound, RegistryError, Unsupported
 from dockyard.client.listing import next_link, pages
 from dockyard.client.options import ClientOptions
@@ -37,13 +38,7 @@ class FetchedManifest:
 
     def json(self) -> dict[str, Any]:
         """The parsed document; a registry serving something else is a ClientError."""
-        try:
-            document = json.loads(self.body)
-        except ValueError as error:
-            raise ClientError(f"manifest {self.digest} is not JSON: {error}") from None
-        if not isinstance(document, dict):
-            raise ClientError(f"manifest {self.digest} is not a JSON object")
-        return document
+        return json_object(self.body, f"manifest {self.digest}", ClientError)
 
     @property
     def is_index(self) -> bool:

@@ -7,13 +7,13 @@ from a registry, a layout directory or a tar, and so it can be unit-tested witho
 from __future__ import annotations
 
 import hashlib
-import json
 import platform as host_platform
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any
 
+from dockyard.client.documents import json_object
 from dockyard.core import mediatypes as mt
 
 CHUNK = 1024 * 1024
@@ -140,10 +140,4 @@ def _platform_text(descriptor: dict[str, Any]) -> str:
 
 
 def _document(body: bytes) -> dict[str, Any]:
-    try:
-        doc = json.loads(body)
-    except ValueError as error:
-        raise TransferError(f"manifest is not JSON: {error}") from None
-    if not isinstance(doc, dict):
-        raise TransferError("manifest is not a JSON object")
-    return doc
+    return json_object(body, "manifest", TransferError)

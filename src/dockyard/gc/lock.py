@@ -54,9 +54,15 @@ def acquire_shared(path: Path) -> IO[bytes]:
 
 def try_exclusive(path: Path) -> IO[bytes] | None:
     """The exclusive lock on ``path`` if nobody holds it, else None (never waits)."""
+    return exclusive(path, wait=False)
+
+
+def exclusive(path: Path, wait: bool) -> IO[bytes] | None:
+    """The exclusive lock on ``path`` (close the file to release it); None when busy and not
+    ``wait``. Shared by garbage-collect, retention and the online collector's ``gc.lock``."""
     handle = _open(path)
     try:
-        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
     except BlockingIOError:
         handle.close()
         return None

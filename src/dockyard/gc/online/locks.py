@@ -28,6 +28,8 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import IO
 
+from dockyard.gc.lock import exclusive
+
 LOCK_FILE = "gc.lock"
 STRIPES_DIR = "locks"
 MAX_POLL_SECONDS = 0.02
@@ -40,18 +42,7 @@ def collector_lock_path(root: Path) -> Path:
 
 def collector_lock(root: Path, wait: bool) -> IO[bytes] | None:
     """The collector lock (close the file to release it); None when busy and not ``wait``."""
-    path = collector_lock_path(root)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle = os.fdopen(os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644), "r+b")
-    try:
-        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
-    except BlockingIOError:
-        handle.close()
-        return None
-    except BaseException:
-        handle.close()
-        raise
-    return handle
+    return exclusive(collector_lock_path(root), wait)
 
 
 class BlobFileLocks:

@@ -128,29 +128,26 @@ def _one_repository(settings: RetentionSettings, immutable: tuple[ImmutableTagRu
 
 
 def _delete_tag(target: RunTarget, report: RunReport, verdict: TagVerdict) -> None:
-    deletion = Deletion(verdict.repository, verdict.tag, verdict.digest)
-    if report.dry_run:
-        report.deleted.append(deletion)
-        return
-    reference = f"{verdict.repository}:{verdict.tag}"
     # Conditional inside the delete's own transaction: a push that re-sets or moves the tag
     # after it was judged keeps it.
-    if _attempt(report, reference, "pushed, moved or deleted since it was judged",
-                lambda: target.deleter.delete_tag(
-                    verdict.repository, verdict.tag,
-                    if_unchanged=(verdict.digest, verdict.pushed_at))):
-        report.deleted.append(deletion)
+    _delete(report, Deletion(verdict.repository, verdict.tag, verdict.digest),
+            f"{verdict.repository}:{verdict.tag}", "pushed, moved or deleted since it was judged",
+            lambda: target.deleter.delete_tag(verdict.repository, verdict.tag,
+                                              if_unchanged=(verdict.digest, verdict.pushed_at)))
 
 
 def _delete_manifest(target: RunTarget, report: RunReport, manifest: ManifestVerdict) -> None:
-    deletion = Deletion(manifest.repository, None, manifest.digest)
-    if report.dry_run:
-        report.deleted.append(deletion)
-        return
-    reference = f"{manifest.repository}@{manifest.digest}"
-    if _attempt(report, reference, "tagged, listed by an index or deleted since it was judged",
-                lambda: target.deleter.delete_manifest(
-                    manifest.repository, manifest.digest, only_if_untagged=True)):
+    _delete(report, Deletion(manifest.repository, None, manifest.digest),
+            f"{manifest.repository}@{manifest.digest}",
+            "tagged, listed by an index or deleted since it was judged",
+            lambda: target.deleter.delete_manifest(manifest.repository, manifest.digest,
+                                                   only_if_untagged=True))
+
+
+def _delete(report: RunReport, deletion: Deletion, reference: str, unchanged_reason: str,
+            delete: Callable[[], bool]) -> None:
+    """Record ``deletion`` if it is a dry run or ``delete()`` did it (never called dry)."""
+    if report.dry_run or _attempt(report, reference, unchanged_reason, delete):
         report.deleted.append(deletion)
 
 

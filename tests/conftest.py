@@ -7,7 +7,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -62,8 +62,10 @@ class RunningServer:
 
 def start_server(tmp: Path, overrides: dict[str, Any] | None = None,
                  env: dict[str, str] | None = None, scheme: str = "http",
-                 verify: Any = True) -> RunningServer:
-    """Start ``dockyard serve`` with a config.yml under ``tmp`` and wait until it answers."""
+                 verify: Any = True, serve_args: Sequence[str] = ()) -> RunningServer:
+    """Start ``dockyard serve`` with a config.yml under ``tmp`` and wait until it answers.
+
+    ``serve_args`` go after the config path (``("--workers", "2")``, say)."""
     port = free_port()
     config: dict[str, Any] = {
         "version": 0.1,
@@ -85,9 +87,9 @@ def start_server(tmp: Path, overrides: dict[str, Any] | None = None,
     environment = {k: v for k, v in os.environ.items() if not k.startswith("REGISTRY_")}
     environment.update(env or {})
     with open(log_path, "wb") as log:
-        process = subprocess.Popen([sys.executable, "-m", "dockyard", "serve", str(config_path)],
-                                   stdout=log, stderr=subprocess.STDOUT, env=environment,
-                                   start_new_session=True)
+        process = subprocess.Popen([sys.executable, "-m", "dockyard", "serve", str(config_path),
+                                    *serve_args], stdout=log, stderr=subprocess.STDOUT,
+                                   env=environment, start_new_session=True)
     server = RunningServer(process, f"{scheme}://127.0.0.1:{port}", tmp / "data", config_path,
                            log_path, verify)
     _wait_until_up(server)

@@ -9,16 +9,13 @@ import json
 import os
 import re
 import sqlite3
-import subprocess
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import httpx
-import yaml
 
-from tests.conftest import RunningServer, _wait_until_up, free_port
+from tests.conftest import RunningServer, free_port, start_server
 from tests.gc.helpers import (
     Pushed,
     assert_pulls,
@@ -275,22 +272,9 @@ def test_orphan_walk_removes_files_no_row_names(server_factory: Factory) -> None
 
 def test_two_workers_share_one_queue(tmp_path: Path) -> None:
     """``serve --workers 2``: both run the background task; the collector lock takes turns."""
-    port = free_port()
-    config = tmp_path / "config.yml"
-    config.write_text(yaml.safe_dump({
-        "version": 0.1, "http": {"addr": f"127.0.0.1:{port}"},
-        "storage": {"filesystem": {"rootdirectory": str(tmp_path / "data")},
-                    "delete": {"enabled": True}},
-        "dockyard": {"gc": {"delay": "2s", "interval": "100ms"}}}))
-    env = {k: v for k, v in os.environ.items() if not k.startswith("REGISTRY_")}
-    with open(tmp_path / "server.log", "wb") as log:
-        process = subprocess.Popen([sys.executable, "-m", "dockyard", "serve", str(config),
-                                    "--workers", "2"], stdout=log, stderr=subprocess.STDOUT,
-                                   env=env, start_new_session=True)
-    server = RunningServer(process, f"http://127.0.0.1:{port}", tmp_path / "data", config,
-                           tmp_path / "server.log")
+    server = start_server(tmp_path, {"dockyard.gc": {"delay": "2s", "interval": "100ms"}},
+                          serve_args=("--workers", "2"))
     try:
-        _wait_until_up(server)
         images = [push_image(server.client, "workers/app", f"t{i}", [os.urandom(100)])
                   for i in range(6)]
         for i in range(6):

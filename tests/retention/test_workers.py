@@ -1,37 +1,17 @@
 """Retention with ``--workers 2``: each worker flushes its own pulls; runs never collide."""
 
-import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import httpx
-import yaml
 
-from tests.conftest import RunningServer, _wait_until_up, free_port
+from tests.conftest import RunningServer, start_server
 from tests.pushing import push_image
 from tests.retention.helpers import age_tags, manifest_status, pull_time, run_json, tags_of
 
 
 def start_two_workers(tmp: Path, retention: dict[str, object]) -> RunningServer:
-    port = free_port()
-    config_path = tmp / "config.yml"
-    config_path.write_text(yaml.safe_dump({
-        "version": 0.1, "http": {"addr": f"127.0.0.1:{port}"},
-        "storage": {"filesystem": {"rootdirectory": str(tmp / "data")},
-                    "delete": {"enabled": True}},
-        "dockyard": {"retention": retention}}))
-    env = {k: v for k, v in os.environ.items() if not k.startswith("REGISTRY_")}
-    log_path = tmp / "server.log"
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "dockyard", "serve", "--workers", "2", str(config_path)],
-            stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
-    server = RunningServer(process, f"http://127.0.0.1:{port}", tmp / "data", config_path,
-                           log_path)
-    _wait_until_up(server)
-    return server
+    return start_server(tmp, {"dockyard.retention": retention}, serve_args=("--workers", "2"))
 
 
 def test_two_workers_flush_pulls_and_delete_each_tag_once(tmp_path: Path) -> None:

@@ -2,14 +2,13 @@
 
 import json
 import os
-import subprocess
-import sys
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 
 from tests.conftest import RunningServer
+from tests.gc.helpers import run_gc
 from tests.pushing import OCI_CONFIG, OCI_LAYER, OCI_MANIFEST, descriptor, digest_of, put_manifest
 from tests.quota.helpers import assert_reconciled, engine_of
 
@@ -52,10 +51,7 @@ def test_parallel_uploads_fill_the_quota_exactly(
     put = put_manifest(server.client, "team/r0", "v1.0.0", manifest)
     assert put.status_code == 201, put.text
     server.stop()
-    collected = subprocess.run(
-        [sys.executable, "-m", "dockyard", "garbage-collect", str(server.config_path)],
-        capture_output=True, text=True, timeout=120,
-        env={k: v for k, v in os.environ.items() if not k.startswith("REGISTRY_")})
+    collected = run_gc(server.config_path)
     assert collected.returncode == 0, collected.stderr
     files = {p.parent.name for p in (server.root / "docker/registry/v2/blobs").rglob("data")}
     refused = {digest_of(b).split(":")[1] for b, s in zip(blobs, statuses, strict=True)

@@ -6,8 +6,6 @@ no blob file, row or link behind.
 """
 
 import os
-import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -16,6 +14,7 @@ from sqlalchemy import Engine, text
 
 from dockyard.quota.limits import refusal_message
 from tests.conftest import RunningServer, start_server
+from tests.gc.helpers import run_gc
 from tests.pushing import OCI_MANIFEST, assert_error, digest_of, push_blob
 from tests.quota.helpers import assert_reconciled, engine_of, python_usage, used
 from tests.quota.images import build, ci_tags, push
@@ -140,10 +139,7 @@ def test_quota_history(server_factory: Callable[..., RunningServer], tmp_path: P
     after_delete = check(server, engine)["team"]
     assert after_delete == full - len(app_v1.body) - len(app_v11.body)
     server.stop()
-    collected = subprocess.run(
-        [sys.executable, "-m", "dockyard", "garbage-collect", str(server.config_path)],
-        capture_output=True, text=True, timeout=120,
-        env={k: v for k, v in os.environ.items() if not k.startswith("REGISTRY_")})
+    collected = run_gc(server.config_path)
     assert collected.returncode == 0, collected.stderr
     freed = check(server, engine)["team"]
     assert freed < after_delete - 100 * KiB   # app's own layers went; the base stays (api).

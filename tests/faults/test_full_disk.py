@@ -47,6 +47,17 @@ def tmpfs(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Path]:
         yield mountpoint
 
 
+def serve_app(server_factory: Callable[..., RunningServer], tmpfs: Path, size: int = BIG,
+              overrides: dict[str, object] | None = None) -> tuple[RunningServer, bytes]:
+    """A server storing on ``tmpfs`` holding full/app:v1 and a ``size``-byte blob in full/app
+    (the blob :func:`assert_reads_work` reads back)."""
+    server = server_factory({"storage.filesystem.rootdirectory": str(tmpfs), **(overrides or {})})
+    layer = os.urandom(size)
+    push_blob(server.client, "full/app", layer)
+    push_image(server.client, "full/app", "v1")
+    return server, layer
+
+
 def assert_reads_work(client: httpx.Client, repo: str, tag: str, layer: bytes) -> None:
     manifest = client.get(f"/v2/{repo}/manifests/{tag}", headers={"accept": ACCEPT_ALL})
     assert manifest.status_code == 200, manifest.text
@@ -61,11 +72,8 @@ def assert_reads_work(client: httpx.Client, repo: str, tag: str, layer: bytes) -
 
 def test_uploads_on_a_full_disk_fail_cleanly_and_work_again_when_space_returns(
         tmpfs: Path, server_factory: Callable[..., RunningServer]) -> None:
-    server = server_factory({"storage.filesystem.rootdirectory": str(tmpfs)})
+    server, layer = serve_app(server_factory, tmpfs)
     client, root = server.client, server.root
-    layer = os.urandom(BIG)
-    push_blob(client, "full/app", layer)
-    push_image(client, "full/app", "v1")
     big = os.urandom(BIG)
     digest = digest_of(big)
 
@@ -105,11 +113,8 @@ def test_uploads_on_a_full_disk_fail_cleanly_and_work_again_when_space_returns(
 
 def test_a_completely_full_disk_refuses_sessions_and_manifests_and_keeps_serving(
         tmpfs: Path, server_factory: Callable[..., RunningServer]) -> None:
-    server = server_factory({"storage.filesystem.rootdirectory": str(tmpfs)})
+    server, layer = serve_app(server_factory, tmpfs)
     client, root = server.client, server.root
-    layer = os.urandom(BIG)
-    push_blob(client, "full/app", layer)
-    push_image(client, "full/app", "v1")
     waiting = image_manifest(client, "full/app")  # its blobs are stored, it is not
     filler = fill_disk(tmpfs)
 
@@ -135,13 +140,9 @@ def test_the_storage_health_check_does_not_take_reads_down_on_a_full_disk(
         tmpfs: Path, server_factory: Callable[..., RunningServer]) -> None:
     """registry:2's stock config enables the storage health check. A full disk must not
     turn it into 503 for every request: reads still work, and each write answers 507."""
-    server = server_factory({
-        "storage.filesystem.rootdirectory": str(tmpfs),
+    server, layer = serve_app(server_factory, tmpfs, 64 * 1024, {
         "health.storagedriver": {"enabled": True, "interval": "20ms", "threshold": 1}})
     client = server.client
-    layer = os.urandom(64 * 1024)
-    push_blob(client, "full/app", layer)
-    push_image(client, "full/app", "v1")
     filler = fill_disk(tmpfs)
     for _ in range(50):  # spans many probe intervals; any 503 fails
         assert_reads_work(client, "full/app", "v1", layer)

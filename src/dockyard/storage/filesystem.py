@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, TypeVar, cast
 
 from dockyard.core.digest import Digest
+from dockyard.core.durable import fsync_directory
 from dockyard.core.errors import StorageFull, is_out_of_space
 from dockyard.gc.online.locks import BlobFileLocks
 from dockyard.observability.metrics import time_storage
@@ -134,7 +135,7 @@ class FilesystemBlobStore:
             if is_out_of_space(exc):
                 raise StorageFull("the manifest was not stored") from exc
             raise
-        _fsync_directory(target.parent)
+        fsync_directory(target.parent)
 
     def hold(self, digest: Digest) -> AbstractAsyncContextManager[None]:
         return self.file_locks.hold(str(digest))
@@ -194,7 +195,7 @@ class FilesystemBlobStore:
             if is_out_of_space(exc):  # The upload service discards the session.
                 raise StorageFull("the upload was discarded") from exc
             raise
-        _fsync_directory(target.parent)
+        fsync_directory(target.parent)
         shutil.rmtree(self.layout.upload_dir(repository, upload_id), ignore_errors=True)
 
     async def delete_upload(self, repository: str, upload_id: str) -> bool:
@@ -262,12 +263,3 @@ def _mtime(path: Path) -> datetime:
         return datetime.fromtimestamp(path.stat().st_mtime, UTC)
     except OSError:
         return datetime.fromtimestamp(0, UTC)
-
-
-def _fsync_directory(path: Path) -> None:
-    """Make a rename durable: the directory entry must reach the disk too."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

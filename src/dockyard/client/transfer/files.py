@@ -15,6 +15,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from dockyard.client.transfer.model import CHUNK, ContentMismatch
+from dockyard.core.durable import fsync_directory
 
 
 @asynccontextmanager
@@ -86,20 +87,12 @@ class AtomicWriter:
         os.fsync(self.file.fileno())
         self.file.close()
         os.replace(self.path, self.final)
-        fsync_dir(self.final.parent)
+        fsync_directory(self.final.parent)
 
     def discard(self) -> None:
         if not self.file.closed:
             self.file.close()
         self.path.unlink(missing_ok=True)
-
-
-def fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 async def write_file_atomically(final: Path, data: bytes) -> None:

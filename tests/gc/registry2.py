@@ -3,6 +3,7 @@
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import time
@@ -161,6 +162,12 @@ class Corpus:
     catalog: list[str]
     deleted: list[Item]
     unreferenced: str
+
+    def copy(self, tmp: Path) -> Path:
+        """A private copy of the tree at ``tmp/data`` for one test to change."""
+        root = tmp / "data"
+        shutil.copytree(self.root, root, symlinks=True)
+        return root
 
 
 def build_corpus(workdir: Path) -> Corpus:

@@ -21,8 +21,7 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> Corpus:
 
 
 def test_blobs_of_unindexed_manifests_are_protected(corpus: Corpus, tmp_path: Path) -> None:
-    root = tmp_path / "data"
-    shutil.copytree(corpus.root, root, symlinks=True)
+    root = corpus.copy(tmp_path)
     config = tmp_path / "config.yml"
     config.write_text(yaml.safe_dump({"version": 0.1, "storage": {
         "filesystem": {"rootdirectory": str(root)}, "delete": {"enabled": True}},

@@ -25,12 +25,6 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> Corpus:
     return build_corpus(tmp_path_factory.mktemp("registry2"))
 
 
-def _copy(corpus: Corpus, tmp_path: Path) -> Path:
-    root = tmp_path / "data"
-    shutil.copytree(corpus.root, root, symlinks=True)
-    return root
-
-
 def _config(root: Path, database: Path | None = None) -> Config:
     data: dict[str, Any] = {"version": "0.1",
                             "storage": {"filesystem": {"rootdirectory": str(root)}}}
@@ -69,7 +63,7 @@ def _is_empty(summary: ImportSummary) -> bool:
 
 def test_import_indexes_what_registry2_holds_without_touching_blobs(
         corpus: Corpus, tmp_path: Path) -> None:
-    root = _copy(corpus, tmp_path)
+    root = corpus.copy(tmp_path)
     config = _config(root)
     before = disk_snapshot(root)
 
@@ -116,7 +110,7 @@ def test_import_indexes_what_registry2_holds_without_touching_blobs(
 
 
 def test_second_import_adds_nothing(corpus: Corpus, tmp_path: Path) -> None:
-    config = _config(_copy(corpus, tmp_path))
+    config = _config(corpus.copy(tmp_path))
     import_distribution_tree(config)
     first = _contents(config)
     assert _is_empty(import_distribution_tree(config))
@@ -126,7 +120,7 @@ def test_second_import_adds_nothing(corpus: Corpus, tmp_path: Path) -> None:
 
 def test_interrupted_import_resumes(corpus: Corpus, tmp_path: Path,
                                     monkeypatch: pytest.MonkeyPatch) -> None:
-    root = _copy(corpus, tmp_path)
+    root = corpus.copy(tmp_path)
     reference = _config(root, tmp_path / "reference.sqlite3")
     import_distribution_tree(reference)
     expected = _contents(reference)
@@ -166,7 +160,7 @@ def test_interrupted_import_resumes(corpus: Corpus, tmp_path: Path,
 
 
 def test_a_crash_cut_state_line_only_costs_a_reread(corpus: Corpus, tmp_path: Path) -> None:
-    config = _config(_copy(corpus, tmp_path))
+    config = _config(corpus.copy(tmp_path))
     import_distribution_tree(config)
     path = importer.state_path(config)
     lines = path.read_text().splitlines()
@@ -178,7 +172,7 @@ def test_a_crash_cut_state_line_only_costs_a_reread(corpus: Corpus, tmp_path: Pa
 
 def test_only_changed_repositories_are_read_and_dockyard_deletes_stay(
         corpus: Corpus, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    root = _copy(corpus, tmp_path)
+    root = corpus.copy(tmp_path)
     config = _config(root)
     import_distribution_tree(config)
     store = MetadataStore(config.metadata_url)
@@ -211,7 +205,7 @@ def test_only_changed_repositories_are_read_and_dockyard_deletes_stay(
 def test_a_tag_moved_to_a_manifest_already_there_is_noticed(corpus: Corpus,
                                                             tmp_path: Path) -> None:
     """Moving a tag rewrites current/link in place: no directory of the repository changes."""
-    root = _copy(corpus, tmp_path)
+    root = corpus.copy(tmp_path)
     config = _config(root)
     with distribution(tmp_path / "first", root) as client:
         other = image(client, "team/app/api", None, [b"other" * 100])
@@ -225,7 +219,7 @@ def test_a_tag_moved_to_a_manifest_already_there_is_noticed(corpus: Corpus,
 
 
 def test_missing_references_skip_that_manifest_only(corpus: Corpus, tmp_path: Path) -> None:
-    root = _copy(corpus, tmp_path)
+    root = corpus.copy(tmp_path)
     repositories = root / "docker" / "registry" / "v2" / "repositories"
     victim = corpus.items[corpus.tags["library/alpine"]["3.19"]]
     layer = next(d for d, data in victim.blobs.items() if len(data) == 2048)

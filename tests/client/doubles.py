@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import threading
 import urllib.parse
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from http import client as http_client
 from http import server as http_server
@@ -153,6 +154,24 @@ def _handler(proxy: FaultProxy) -> type[http_server.BaseHTTPRequestHandler]:
         do_GET = do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = _forward
 
     return Handler
+
+
+def byte_source(data: bytes, opened: list[int], piece: int) -> Callable[
+        [int], AbstractAsyncContextManager[AsyncIterator[bytes]]]:
+    """``open_from(offset)`` over ``data`` in ``piece``-byte chunks (what a resumable upload
+    reads from), recording in ``opened`` each offset it was opened at."""
+
+    @asynccontextmanager
+    async def open_from(offset: int) -> AsyncIterator[AsyncIterator[bytes]]:
+        opened.append(offset)
+
+        async def chunks() -> AsyncIterator[bytes]:
+            for start in range(offset, len(data), piece):
+                yield data[start:start + piece]
+
+        yield chunks()
+
+    return open_from
 
 
 class TokenService(TokenIssuer):

@@ -10,13 +10,12 @@ import hashlib
 import json
 import os
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 
 import pytest
 
 from dockyard.client import ClientOptions, DigestMismatch, RegistryClient, TransportError
 from tests.client.content import push_image
-from tests.client.doubles import FaultProxy
+from tests.client.doubles import FaultProxy, byte_source
 from tests.pushing import push_blob, unique_repo
 
 KiB = 1024
@@ -50,32 +49,17 @@ def test_retries_run_out_with_one_line(cli, module_server):
     assert result.stderr == f"tags {proxy.host}/{repo}: registry refused: UNAVAILABLE try later\n"
 
 
-def source(data: bytes, opened: list[int]):
-    """``open_from(offset)`` over bytes, recording each offset it was opened at."""
-
-    @asynccontextmanager
-    async def open_from(offset: int) -> AsyncIterator[AsyncIterator[bytes]]:
-        opened.append(offset)
-
-        async def chunks() -> AsyncIterator[bytes]:
-            for start in range(offset, len(data), 64 * KiB):
-                yield data[start:start + 64 * KiB]
-
-        yield chunks()
-
-    return open_from
-
-
 def test_chunked_upload_resumes_where_the_registry_stopped(module_server, client_log):
     repo = unique_repo("resume")
     data = os.urandom(1024 * KiB)
     digest = "sha256:" + hashlib.sha256(data).hexdigest()
     options = ClientOptions(chunk_size=256 * KiB, monolithic_limit=0, backoff=0.01)
     opened: list[int] = []
+    open_from = byte_source(data, opened, 64 * KiB)
 
     async def upload(host: str) -> None:
         async with RegistryClient(host, options=options) as client:
-            await client.upload_blob_resumable(repo, digest, len(data), source(data, opened))
+            await client.upload_blob_resumable(repo, digest, len(data), open_from)
 
     with FaultProxy(module_server.host) as proxy:
         proxy.faults.drop_patch = (256 * KiB, 100 * KiB)  # cut the second chunk at 100 KiB

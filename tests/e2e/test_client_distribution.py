@@ -14,8 +14,7 @@ import os
 import ssl
 import subprocess
 import time
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from collections.abc import Iterator
 
 import bcrypt
 import httpx
@@ -29,7 +28,7 @@ from tests.client.content import (
     push_index,
     push_referrer,
 )
-from tests.client.doubles import FaultProxy
+from tests.client.doubles import FaultProxy, byte_source
 from tests.e2e.conftest import RegistryServer, _free_port, _server_command, _server_env, _stop
 from typer.testing import CliRunner
 
@@ -156,17 +155,7 @@ def test_resumable_upload_and_mount_on_distribution(distribution):
     data = os.urandom(600 * KiB)
     digest = "sha256:" + hashlib.sha256(data).hexdigest()
     opened: list[int] = []
-
-    @asynccontextmanager
-    async def open_from(offset: int) -> AsyncIterator[AsyncIterator[bytes]]:
-        opened.append(offset)
-
-        async def chunks() -> AsyncIterator[bytes]:
-            for start in range(offset, len(data), 32 * KiB):
-                yield data[start:start + 32 * KiB]
-
-        yield chunks()
-
+    open_from = byte_source(data, opened, 32 * KiB)
     options = ClientOptions(chunk_size=200 * KiB, monolithic_limit=0, backoff=0.01)
 
     async def work(host: str) -> tuple[int | None, bool, int | None]:

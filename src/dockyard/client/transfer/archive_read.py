@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from dockyard.client.transfer.archive_name import ArchiveName
 from dockyard.client.transfer.files import file_digest, open_verified
 from dockyard.client.transfer.model import (
     DOCKER_CONFIG,
@@ -45,16 +46,13 @@ class Member:
     size: int
 
 
-class ArchiveSource:
+class ArchiveSource(ArchiveName):
     """Reads one image of a docker-archive tar."""
 
     location = None
 
     def __init__(self, path: str, reference: str | None) -> None:
-        self.path = Path(path)
-        self.reference = reference
-        self.tag = reference.rpartition(":")[2] if reference and ":" in reference else None
-        self.description = f"docker-archive:{path}" + (f":{reference}" if reference else "")
+        super().__init__(path, reference)
         self._blobs: dict[str, Member] = {}
         self._config: bytes = b""
         self._manifest: Manifest | None = None

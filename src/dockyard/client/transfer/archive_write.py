@@ -17,9 +17,9 @@ import json
 import tarfile
 import zlib
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
+from dockyard.client.transfer.archive_name import ArchiveName
 from dockyard.client.transfer.files import AtomicWriter
 from dockyard.client.transfer.model import (
     BlobOpener,
@@ -32,7 +32,7 @@ from dockyard.client.transfer.model import (
 BLOCK = tarfile.BLOCKSIZE
 
 
-class ArchiveDestination:
+class ArchiveDestination(ArchiveName):
     """Builds one docker-archive tar holding a single image."""
 
     location = None
@@ -40,10 +40,7 @@ class ArchiveDestination:
     digest = None
 
     def __init__(self, path: str, reference: str | None) -> None:
-        self.path = Path(path)
-        self.reference = reference
-        self.tag = reference.rpartition(":")[2] if reference and ":" in reference else None
-        self.description = f"docker-archive:{path}" + (f":{reference}" if reference else "")
+        super().__init__(path, reference)
         self._writer: AtomicWriter | None = None
         self._lock = asyncio.Lock()  # one tar member at a time
         self._files: dict[str, str] = {}  # blob digest -> member name

@@ -5,6 +5,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from dockyard.core.digest import Digest, InvalidDigest, is_valid_digest
+from dockyard.core.graph import reachable
 from dockyard.core.manifest import MAX_MANIFEST_BYTES
 from dockyard.metadata.gc_queries import Graph, ManifestRow
 from dockyard.storage.layout import Layout
@@ -26,18 +27,15 @@ def unreachable(graph: Graph, protected: set[str]) -> list[ManifestRow]:
         if manifest.subject_digest:
             referrers.setdefault((manifest.repository_id, manifest.subject_digest),
                                  []).append(manifest)
-    stack = [m for m in graph.manifests if m.id in graph.tagged or m.digest in protected]
-    kept: set[int] = set()
-    while stack:
-        manifest = stack.pop()
-        if manifest.id in kept:
-            continue
-        kept.add(manifest.id)
-        for child_digest in graph.children_of.get(manifest.id, ()):
-            child = by_key.get((manifest.repository_id, child_digest))
-            if child is not None:
-                stack.append(child)
-        stack.extend(referrers.get((manifest.repository_id, manifest.digest), ()))
+
+    def successors(manifest: ManifestRow) -> list[ManifestRow]:
+        children = (by_key.get((manifest.repository_id, d))
+                    for d in graph.children_of.get(manifest.id, ()))
+        return [*(c for c in children if c is not None),
+                *referrers.get((manifest.repository_id, manifest.digest), ())]
+
+    kept = reachable((m for m in graph.manifests if m.id in graph.tagged or m.digest in protected),
+                     successors, key=lambda m: m.id)
     return [m for m in graph.manifests if m.id not in kept]
 
 

@@ -10,6 +10,7 @@ made through the API would be.
 
 from dataclasses import dataclass
 
+from dockyard.core.graph import reachable
 from dockyard.retention.policy import repository_matches
 from dockyard.retention.settings import UntaggedPolicy
 
@@ -43,15 +44,11 @@ def judge_untagged(repository: str, manifests: list[ManifestState],
     for manifest in manifests:
         if manifest.subject:
             referrers.setdefault(manifest.subject, []).append(manifest)
-    stack = [m for m in manifests if m.tagged or m.created_at > cutoff]
-    kept: set[str] = set()
-    while stack:
-        manifest = stack.pop()
-        if manifest.digest in kept:
-            continue
-        kept.add(manifest.digest)
-        stack += [by_digest[d] for d in manifest.children if d in by_digest]
-        stack += referrers.get(manifest.digest, [])
+    kept = reachable(
+        (m for m in manifests if m.tagged or m.created_at > cutoff),
+        lambda m: [*(by_digest[d] for d in m.children if d in by_digest),
+                   *referrers.get(m.digest, [])],
+        key=lambda m: m.digest)
     doomed = [m for m in sorted(manifests, key=lambda m: m.digest) if m.digest not in kept]
     return [ManifestVerdict(repository, m.digest, m.created_at) for m in _parents_first(doomed)]
 

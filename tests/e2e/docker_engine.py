@@ -48,6 +48,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from tests.procs import process_stats
 
 DOCKERD_CANDIDATES = ("/usr/sbin/dockerd", "/usr/bin/dockerd")
 # Debian's CLI, matching the daemon. A newer CLI elsewhere on PATH (e.g. a
@@ -131,19 +132,8 @@ def _find(candidates: tuple[str, ...], name: str) -> str:
 
 def _children(pid: int) -> list[int]:
     """PIDs whose parent is ``pid`` (dockerd's containerd runs in its own session)."""
-    out = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        # "pid (comm) state ppid ...": comm may contain spaces, split after ')'.
-        fields = stat.rsplit(")", 1)[-1].split()
-        if len(fields) > 1 and fields[1] == str(pid):
-            out.append(int(entry.name))
-    return out
+    return [child for child, fields in process_stats()
+            if len(fields) > 1 and fields[1] == str(pid)]
 
 
 def _alive(pid: int) -> bool:

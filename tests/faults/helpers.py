@@ -16,6 +16,7 @@ import httpx
 import pytest
 
 from tests.conftest import RunningServer, _wait_until_up
+from tests.procs import process_stats
 from tests.pushing import ACCEPT_ALL, OCI_INDEX, digest_of
 
 DOCKER_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
@@ -114,17 +115,8 @@ def relaunch_with_workers(server: RunningServer, workers: int) -> RunningServer:
 
 def _live_members(group: int) -> list[int]:
     """Processes of ``group`` still running (zombies waiting for a reaper do not count)."""
-    alive = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[2]) == group and fields[0] != "Z":
-            alive.append(int(entry.name))
-    return alive
+    return [pid for pid, fields in process_stats() if int(fields[2]) == group
+            and fields[0] != "Z"]
 
 
 def blob_path(root: Path, digest: str) -> Path:

@@ -1,7 +1,6 @@
 """Builds the ASGI application from a configuration; nothing is created at import time."""
 
 import asyncio
-import contextlib
 import logging
 import time
 import uuid
@@ -15,6 +14,7 @@ from dockyard.auth import build_access_controller
 from dockyard.config import Config
 from dockyard.core.errors import RegistryError, StorageFull, is_out_of_space
 from dockyard.core.immutability import ImmutableTagRule
+from dockyard.core.tasks import cancel_all
 from dockyard.maintenance import purge_uploads_forever
 from dockyard.metadata.base import Metadata
 from dockyard.metadata.cached import CachedMetadataStore
@@ -143,11 +143,7 @@ class DockyardApp:
 
     async def stop_background(self) -> None:
         """Cancel background work and release the database."""
-        for task in self._tasks:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        self._tasks.clear()
+        await cancel_all(self._tasks)
         await self.retention.stop()
         await self.health.stop()
         stop_events = getattr(self.events, "stop", None)

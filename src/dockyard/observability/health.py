@@ -36,6 +36,7 @@ from pathlib import Path
 from dockyard.config import Config
 from dockyard.config_env import split_host_port
 from dockyard.core.errors import is_out_of_space
+from dockyard.core.tasks import cancel_all
 from dockyard.storage.layout import Layout
 
 log = logging.getLogger("dockyard.health")
@@ -229,12 +230,7 @@ class Health(_Checks):
                        for check in self.checks]
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        self._tasks.clear()
+        await cancel_all(self._tasks)
         if self._executor is not None:
             self._executor.shutdown(wait=False, cancel_futures=True)
             self._executor = None

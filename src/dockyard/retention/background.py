@@ -8,7 +8,6 @@ through the app's metadata object, so a single worker's cache drops what they de
 """
 
 import asyncio
-import contextlib
 import logging
 import time
 
@@ -16,6 +15,7 @@ from sqlalchemy import Engine
 
 from dockyard.config import Config
 from dockyard.core.immutability import ImmutableTagRule
+from dockyard.core.tasks import cancel_all
 from dockyard.retention.pulls import PullLog, write_pull_times
 from dockyard.retention.runner import Deleter, RetentionBusy, RunTarget, run_retention
 from dockyard.retention.runs import last_real_run_start
@@ -47,11 +47,7 @@ class RetentionBackground:
 
     async def stop(self) -> None:
         """Cancel both tasks and write the pulls still pending (a clean stop loses none)."""
-        for task in self._tasks:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        self._tasks.clear()
+        await cancel_all(self._tasks)
         await self.flush()
 
     async def flush(self) -> int:

@@ -83,15 +83,20 @@ def test_unix_socket_listener(tmp_path) -> None:
     try:
         client = httpx.Client(transport=httpx.HTTPTransport(uds=str(socket_path)),
                               base_url="http://registry")
-        deadline = time.monotonic() + 30
-        while not socket_path.exists() and time.monotonic() < deadline:
-            time.sleep(0.05)
-        time.sleep(0.5)
-        assert client.get("/v2/").json() == {}
+        deadline = time.monotonic() + 60
+        while True:  # The socket file appears before the worker accepts: poll until it does.
+            try:
+                answer = client.get("/v2/")
+                break
+            except httpx.TransportError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
+        assert answer.json() == {}
         assert push_blob(client, "uds/app", b"over a socket").startswith("sha256:")
     finally:
         process.terminate()
-        assert process.wait(30) == 0
+        assert process.wait(60) == 0
 
 
 def test_config_check_names_ignored_settings(tmp_path) -> None:

@@ -9,6 +9,8 @@ dockyard:
     batch: 200        # candidates re-checked per write transaction
     pause: 50ms       # sleep between batches, so pushes never queue long on the write lock
     untagged: true    # collect manifests no tag, index or kept subject reaches
+    uploadgrace: 1h   # a blob an upload or mount just linked stays this long, referenced
+                      # or not, so the push's manifest can still name it (default: delay)
 ```
 
 Durations use Distribution's Go syntax. Unknown keys are errors: a misspelt ``delya: 24h``
@@ -47,3 +49,9 @@ class GcSettings(BaseModel):
     batch: int = Field(default=200, ge=1, le=10_000)
     pause: Span = timedelta(milliseconds=50)
     untagged: bool = True
+    uploadgrace: Span | None = None
+
+    @property
+    def link_grace(self) -> timedelta:
+        """How long a fresh blob link is kept; never shorter than the safety delay."""
+        return max(self.delay, self.uploadgrace or self.delay)

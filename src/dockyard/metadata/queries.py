@@ -56,21 +56,24 @@ REPOSITORIES_PAGE = (
 
 
 def link_statements(dialect: str) -> tuple[Any, Any, Any]:
-    """Insert-if-absent statements for a blob link: repository, blob, link.
+    """Upsert statements for a blob link: repository and blob if absent, link refreshed.
 
     ``ON CONFLICT DO NOTHING`` makes each one statement instead of a look-up and an insert;
     SQLite and PostgreSQL spell it the same way in SQLAlchemy.
     """
     insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    link = insert(repository_blobs).from_select(
+        ["repository_id", "digest", "created_at"],
+        select(repositories.c.id, bindparam("digest"), bindparam("now"))
+        .where(repositories.c.name == bindparam("repository")))
     return (
         insert(repositories).values(name=bindparam("repository"), created_at=bindparam("now"))
         .on_conflict_do_nothing(index_elements=["name"]),
         insert(blobs).values(digest=bindparam("digest"), size=bindparam("size"),
                              created_at=bindparam("now"))
         .on_conflict_do_nothing(index_elements=["digest"]),
-        insert(repository_blobs).from_select(
-            ["repository_id", "digest", "created_at"],
-            select(repositories.c.id, bindparam("digest"), bindparam("now"))
-            .where(repositories.c.name == bindparam("repository")))
-        .on_conflict_do_nothing(index_elements=["repository_id", "digest"]),
+        # Linking again (a re-upload, a mount) makes the link young again, so the online
+        # collector's grace for fresh uploads covers it: the push that re-sent it wins.
+        link.on_conflict_do_update(index_elements=["repository_id", "digest"],
+                                   set_={"created_at": link.excluded.created_at}),
     )

@@ -56,6 +56,9 @@ class Rules:
     batch: int
     untagged: bool
     protected: frozenset[str] = frozenset()  # Digests it must keep (unindexed registry:2).
+    # A link younger than this is kept even unreferenced: a push uploads its blobs first and
+    # names them in its manifest a moment later (``dockyard.gc.uploadgrace``, >= delay).
+    link_grace: float = 0.0
 
 
 @dataclass
@@ -185,9 +188,11 @@ def _review_link(conn: Connection, candidate: _Candidate, now: float, rules: Rul
                  batch: Batch, requeue: _Requeue) -> None:
     values = _values(candidate)
     link = conn.execute(_LINK, values).first()
-    if link is not None and link.created_at > now - rules.delay:
-        # Linked again since it was queued: review it when that link is old enough.
-        requeue.add(LINK, candidate.repository_id, [candidate.digest], link.created_at)
+    keep_for = max(rules.delay, rules.link_grace)
+    if link is not None and link.created_at > now - keep_for:
+        # Linked (again) recently: review it when that link is old enough.
+        requeue.add(LINK, candidate.repository_id, [candidate.digest],
+                    link.created_at + keep_for - rules.delay)
         return
     if link is None or link.referenced or candidate.digest in rules.protected:
         return

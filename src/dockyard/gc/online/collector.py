@@ -79,7 +79,8 @@ class Collector:
         self._root = Path(root)
         self._settings = settings
         self._rules = Rules(delay=settings.delay.total_seconds(), batch=settings.batch,
-                            untagged=settings.untagged, protected=protected)
+                            untagged=settings.untagged, protected=protected,
+                            link_grace=settings.link_grace.total_seconds())
         self._stop = stop or threading.Event()
         self._files = FileRemover(engine, self._root)
 

@@ -61,6 +61,19 @@ def _is_empty(summary: ImportSummary) -> bool:
         (0, 0, 0, 0)
 
 
+def _record_reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """From now on, the names of the repositories the importer reads, in order."""
+    read: list[str] = []
+    real_import = importer._import_repository
+
+    def spying(store: MetadataStore, layout: Any, name: str) -> Any:
+        read.append(name)
+        return real_import(store, layout, name)
+
+    monkeypatch.setattr(importer, "_import_repository", spying)
+    return read
+
+
 def test_import_indexes_what_registry2_holds_without_touching_blobs(
         corpus: Corpus, tmp_path: Path) -> None:
     root = corpus.copy(tmp_path)
@@ -144,14 +157,7 @@ def test_interrupted_import_resumes(corpus: Corpus, tmp_path: Path,
     done = set(state.entries)
     assert done and done < set(corpus.catalog)
 
-    read_again: list[str] = []
-    real_import = importer._import_repository
-
-    def spying(store: MetadataStore, layout: Any, name: str) -> Any:
-        read_again.append(name)
-        return real_import(store, layout, name)
-
-    monkeypatch.setattr(importer, "_import_repository", spying)
+    read_again = _record_reads(monkeypatch)
     resumed = import_distribution_tree(config)
     assert set(read_again) == set(corpus.catalog) - done
     assert resumed.failed == []
@@ -185,14 +191,7 @@ def test_only_changed_repositories_are_read_and_dockyard_deletes_stay(
         added = put(client, image(client, "team/app", "v2", [b"added" * 100]), "v2")
         fresh = image(client, "new/repo", "v1", [b"fresh" * 100])
 
-    read_again: list[str] = []
-    real_import = importer._import_repository
-
-    def spying(store: MetadataStore, layout: Any, name: str) -> Any:
-        read_again.append(name)
-        return real_import(store, layout, name)
-
-    monkeypatch.setattr(importer, "_import_repository", spying)
+    read_again = _record_reads(monkeypatch)
     summary = import_distribution_tree(config)
     assert sorted(read_again) == ["new/repo", "team/app"]
     assert (summary.repositories, summary.manifests, summary.tags) == (2, 3, 3)

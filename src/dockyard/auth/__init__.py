@@ -7,8 +7,9 @@ A configuration that cannot work (missing option, unreadable key file, no usable
 
 import json
 import logging
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from cryptography import x509
 
@@ -28,6 +29,7 @@ from dockyard.auth.token_keys import (
 )
 from dockyard.config import Config, ConfigError
 
+T = TypeVar("T")
 log = logging.getLogger("dockyard.auth")
 
 
@@ -89,12 +91,8 @@ def _token(options: dict[str, Any]) -> TokenAccessController:
 
 def _load_bundle(path: str, keys: dict[str, TrustedKey]) -> list[x509.Certificate]:
     where = "auth.token.rootcertbundle"
-    try:
-        certificates = x509.load_pem_x509_certificates(Path(path).read_bytes())
-    except OSError as error:
-        raise _error(where, f"cannot read {path}: {error.strerror or error}") from None
-    except ValueError as error:
-        raise _error(where, f"{path}: no PEM certificate could be read ({error})") from None
+    certificates = _parse_file(path, where, x509.load_pem_x509_certificates,
+                               "no PEM certificate could be read")
     for certificate in certificates:
         try:
             trusted = TrustedKey.of(public_key_of(certificate.public_key()))
@@ -109,12 +107,7 @@ def _load_bundle(path: str, keys: dict[str, TrustedKey]) -> list[x509.Certificat
 
 def _load_jwks(path: str, keys: dict[str, TrustedKey]) -> None:
     where = "auth.token.jwks"
-    try:
-        document = json.loads(Path(path).read_bytes())
-    except OSError as error:
-        raise _error(where, f"cannot read {path}: {error.strerror or error}") from None
-    except ValueError as error:
-        raise _error(where, f"{path}: not JSON ({error})") from None
+    document = _parse_file(path, where, json.loads, "not JSON")
     entries = document.get("keys") if isinstance(document, dict) else None
     if not isinstance(entries, list):
         raise _error(where, f"{path}: expected a JWK set, {{\"keys\": [...]}}")
@@ -128,6 +121,16 @@ def _load_jwks(path: str, keys: dict[str, TrustedKey]) -> None:
         kid = entry.get("kid")
         _add_key(keys, kid if isinstance(kid, str) and kid else jwk_thumbprint(trusted.key),
                  trusted, where)
+
+
+def _parse_file(path: str, where: str, parse: Callable[[bytes], T], unreadable: str) -> T:
+    """Read and parse a key file; either failure stops the start naming the key path."""
+    try:
+        return parse(Path(path).read_bytes())
+    except OSError as error:
+        raise _error(where, f"cannot read {path}: {error.strerror or error}") from None
+    except ValueError as error:
+        raise _error(where, f"{path}: {unreadable} ({error})") from None
 
 
 def _add_key(keys: dict[str, TrustedKey], kid: str, trusted: TrustedKey, where: str) -> None:

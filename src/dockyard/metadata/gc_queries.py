@@ -9,6 +9,7 @@ it), or the sweep removed the blob first (then the put fails with MANIFEST_BLOB_
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from typing import TypeVar
 
 from sqlalchemy import Engine, delete, exists, not_, select
 
@@ -23,6 +24,7 @@ from dockyard.metadata.schema import (
 )
 
 BATCH = 500
+K = TypeVar("K", int, str)
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,10 +86,8 @@ def blob_row_exists(engine: Engine, digest: str) -> bool:
 
 def delete_untagged(engine: Engine, manifest_ids: Iterable[int]) -> set[int]:
     """Delete manifests that are still untagged; returns the ids actually deleted."""
-    ids = sorted(set(manifest_ids))
     deleted: set[int] = set()
-    for start in range(0, len(ids), BATCH):
-        chunk = ids[start:start + BATCH]
+    for chunk in _batches(manifest_ids):
         with engine.begin() as conn:
             untagged = set(conn.execute(select(manifests.c.id).where(
                 manifests.c.id.in_(chunk),
@@ -104,10 +104,8 @@ def sweep_blobs(engine: Engine, digests: Iterable[str]) -> set[str]:
     "Referenced" is re-checked in the same transaction: a manifest's own digest, one of its
     config/layer blobs, or an index's child.
     """
-    wanted = sorted(set(digests))
     deleted: set[str] = set()
-    for start in range(0, len(wanted), BATCH):
-        chunk = wanted[start:start + BATCH]
+    for chunk in _batches(digests):
         with engine.begin() as conn:
             free = set(conn.execute(select(blobs.c.digest).where(
                 blobs.c.digest.in_(chunk),
@@ -121,3 +119,10 @@ def sweep_blobs(engine: Engine, digests: Iterable[str]) -> set[str]:
                 conn.execute(delete(blobs).where(blobs.c.digest.in_(free)))
             deleted |= free
     return deleted
+
+
+def _batches(items: Iterable[K]) -> Iterator[list[K]]:
+    """Distinct items in sorted runs of ``BATCH``: one short write transaction per run."""
+    ordered = sorted(set(items))
+    for start in range(0, len(ordered), BATCH):
+        yield ordered[start:start + BATCH]

@@ -273,3 +273,31 @@ def test_tls_with_a_custom_ca_or_without_verification(cli, server_factory, tmp_p
     unverified = cli("tags", ref, "--tls-verify=false", "--json")
     assert unverified.exit_code == 0 and json.loads(unverified.stdout)["tags"] == ["v1"]
     assert os.path.exists(cert)
+
+
+def test_copy_and_sync_from_a_tls_registry(cli, server_factory, tmp_path):
+    """copy trusts a private CA with --ca-file; sync reaches it with --src-tls-verify=false;
+    without either the certificate is refused and nothing is copied."""
+    cert, key = openssl_self_signed(tmp_path / "certs")
+    source = server_factory({"http.tls": {"certificate": str(cert), "key": str(key)}},
+                            scheme="https",
+                            verify=ssl.create_default_context(cafile=str(cert)))
+    destination = server_factory()
+    repo = unique_repo("tlscopy")
+    push_image(source.client, repo, "v1", layer_sizes=(10, 2000))
+    push_image(source.client, repo, "v2", layer_sizes=(30,))
+    src, dst = f"{source.host}/{repo}", f"{destination.host}/{repo}"
+
+    refused = cli("copy", f"{src}:v1", f"{dst}:v1")
+    assert refused.exit_code == 1 and "not trusted" in refused.stderr
+    assert destination.client.head(f"/v2/{repo}/manifests/v1").status_code == 404
+
+    assert cli("copy", f"{src}:v1", f"{dst}:v1", "--ca-file", str(cert)).exit_code == 0
+    synced = cli("sync", source.host, destination.host, "--repo", repo,
+                 "--src-tls-verify=false", "--json")
+    assert synced.exit_code == 0, synced.stderr
+    for tag in ("v1", "v2"):
+        digests = {server.client.head(f"/v2/{repo}/manifests/{tag}", headers={
+            "accept": "application/vnd.oci.image.manifest.v1+json"}
+        ).headers.get("docker-content-digest") for server in (source, destination)}
+        assert len(digests) == 1 and None not in digests, (tag, digests)
